@@ -1,0 +1,135 @@
+"""Command line: ``qa-assistant index | ask | info | remove | eval | serve``. A thin shell over
+:class:`qa_assistant.Assistant`; errors are one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_INDEX = "embeddings/sample"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa-assistant", description="问答助手: answers questions over Chinese news by quoting them.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="add or update files/folders (.txt, .md, .jsonl) in an index")
+    index.add_argument("paths", nargs="+", metavar="PATH")
+    index.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help=f"index folder (default {DEFAULT_INDEX})")
+    index.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: multilingual-e5-small)")
+    index.add_argument("--dense", default=None, choices=("auto", "flat", "hnsw"), help="FAISS index type (default auto: exact below 200k passages)")
+    index.add_argument("--force", action="store_true", help="re-read files even when unchanged")
+    index.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ask = commands.add_parser("ask", help="answer a question (or one per line from stdin)")
+    ask.add_argument("question", nargs="?", help="the question; without it, questions are read from stdin, one per line")
+    ask.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
+    ask.add_argument("--model", default=None, help="must match the model that built the index")
+    ask.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    ask.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25"))
+    ask.add_argument("--json", action="store_true", help="print JSON (one object per line for stdin questions)")
+
+    info = commands.add_parser("info", help="describe an index")
+    info.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
+
+    remove = commands.add_parser("remove", help="delete passages by source file or article id")
+    remove.add_argument("keys", nargs="+", metavar="SOURCE")
+    remove.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answers on a JSONL test set")
+    evaluate.add_argument("testset", metavar="TESTSET")
+    evaluate.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
+    evaluate.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25", "all"))
+    evaluate.add_argument("-k", type=int, nargs="+", default=[1, 3, 5, 10], help="cut-offs (default 1 3 5 10)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--misses", type=int, default=10, help="misses to list per mode (default 10)")
+
+    serve = commands.add_parser("serve", help="open the chat page")
+    serve.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--build", nargs="*", metavar="PATH", default=None,
+                       help="build the index from these paths first when it is missing (no PATH: the sample page)")
+    return parser
+
+
+def sample_page() -> Path:
+    return Path(__file__).parent / "data" / "page_000.txt"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    if args.command == "index":
+        assistant = (Assistant.load(args.index, model=args.model) if (Path(args.index) / "manifest.json").is_file()
+                     else Assistant.empty(args.model, args.index))
+        report = assistant.index(args.paths, dense_kind=args.dense, progress=not args.no_progress, force=args.force)
+        if not (Path(args.index) / "manifest.json").is_file():
+            assistant.save(args.index)
+        print(f"{args.index}: {report.files_read} files ({report.files_unchanged} unchanged), {report.articles} articles read, "
+              f"+{report.passages_added} −{report.passages_removed} passages, {report.passages_total} in the index")
+        return 0
+    if args.command == "info":
+        from .index import read_manifest
+        manifest = read_manifest(args.index)
+        print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, ensure_ascii=False, indent=2))
+        return 0
+    if args.command == "remove":
+        assistant = Assistant.load(args.index)
+        removed = assistant.remove(args.keys)
+        if not removed:
+            raise LookupError(f"nothing in {args.index} matches {' '.join(args.keys)}")
+        print(f"{args.index}: removed {removed} passages, {len(assistant.passages)} left")
+        return 0
+    if args.command == "ask":
+        assistant = Assistant.load(args.index, model=args.model)
+        if args.question is not None:
+            answer = assistant.ask(args.question, k=args.k, mode=args.mode)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1) if args.json else answer.reply)
+            return 0
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            answer = assistant.ask(line.strip(), k=args.k, mode=args.mode)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer.reply, flush=True)
+        return 0
+    if args.command == "eval":
+        from .evaluate import run_cli
+        return run_cli(args)
+    if args.command == "serve":
+        from .ui import serve
+        if args.build is not None and not (Path(args.index) / "manifest.json").is_file():
+            Assistant.build(args.build or [sample_page()], index_dir=args.index, progress=True)
+        serve(args.index, host=args.host, port=args.port)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("faiss.loader", "sentence_transformers", "httpx", "bm25s", "jieba", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from .assistant import QuestionError
+    from .embedder import ModelMismatchError
+    from .index import IndexLoadError
+    from .ingest import IngestError
+    try:
+        return _run(args)
+    except (IngestError, IndexLoadError, ModelMismatchError, QuestionError, LookupError, ValueError, OSError) as error:
+        print(f"qa-assistant: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qa-assistant: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
