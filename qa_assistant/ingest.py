@@ -149,7 +149,7 @@ def parse_jsonl(text: str, source: str) -> list[Article]:
             raise IngestError(source, f"duplicate id {article_id!r} (first on line {seen[article_id]})",
                               line=number, field="id")
         seen[article_id] = number
-        blocks = _repair(_segments(record["text"]))
+        blocks = _repair(_segments(record["text"]), forced_headings=set())  # the body has no headlines
         paragraphs = tuple(Paragraph(b.text, b.kind if b.kind != "heading" else "body") for b in blocks)
         if not paragraphs:
             raise IngestError(source, "is empty", line=number, field="text")
@@ -184,13 +184,13 @@ def _short(text: str) -> bool:
     return len(text) <= HEADING_MAX_CHARS and "。" not in text and not unbalanced(text)
 
 
-def _classify(segments: list[str], forced_headings: set[int] = frozenset()) -> list[str]:
+def _classify(segments: list[str], forced_headings: set[int] | None = None) -> list[str]:
     """Kind of each raw segment. A heading is a short line that precedes a byline lead (within a
     group of at most three short lines), or a short line without final punctuation standing
     between finished paragraphs."""
     kinds = []
     for i, text in enumerate(segments):
-        if i in forced_headings:
+        if forced_headings is not None and i in forced_headings:
             kinds.append("heading")
         elif _is_lead(text):
             kinds.append("lead")
@@ -199,13 +199,14 @@ def _classify(segments: list[str], forced_headings: set[int] = frozenset()) -> l
         else:
             kinds.append("body")
     for i, text in enumerate(segments):
-        if kinds[i] != "body" or not _short(text):
-            continue
+        if forced_headings is not None or kinds[i] != "body" or not _short(text):
+            continue  # explicit headings (Markdown) need no guessing
         j = i + 1
         while j < len(segments) and j - i <= 3 and kinds[j] in ("body", "heading") and _short(segments[j]):
             j += 1
         precedes_lead = j < len(segments) and j - i <= 3 and kinds[j] == "lead"
-        previous_done = i == 0 or kinds[i - 1] in ("heading", "caption") or is_complete_paragraph(segments[i - 1])
+        previous_done = i == 0 or kinds[i - 1] == "caption" or (
+            kinds[i - 1] != "heading" and is_complete_paragraph(segments[i - 1]))
         stands_alone = (not is_sentence_final(text) and previous_done and i + 1 < len(segments)
                         and not segments[i + 1][:1] in "，、；：,;:")
         if precedes_lead or stands_alone:
@@ -213,7 +214,7 @@ def _classify(segments: list[str], forced_headings: set[int] = frozenset()) -> l
     return kinds
 
 
-def _repair(segments: list[str], forced_headings: set[int] = frozenset()) -> list[_Block]:
+def _repair(segments: list[str], forced_headings: set[int] | None = None) -> list[_Block]:
     """Rejoin paragraphs that extraction cut mid-sentence: a lead or body paragraph that does not
     end like a finished paragraph absorbs the next segment unless that one starts something new."""
     kinds = _classify(segments, forced_headings)

@@ -141,10 +141,15 @@ def make_passages(articles: Iterable[Article], fits: Fits) -> list[Passage]:
 def token_window(tokenizer, max_tokens: int, prompt: str = "passage: ") -> Fits:
     """The real window: the encoder input (prompt + heading + paragraph + special tokens)
     must not exceed ``max_tokens``, so the encoder sees every character of the passage."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+
+    def count(text: str) -> int:
+        if backend is not None:  # fast path, special tokens included by the post-processor
+            return len(backend.encode(text).ids)
+        return len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+
     def fits(heading: str, text: str) -> bool:
-        ids = tokenizer(prompt + embedding_text(heading, text), add_special_tokens=True,
-                        truncation=False)["input_ids"]
-        return len(ids) <= max_tokens
+        return count(prompt + embedding_text(heading, text)) <= max_tokens
     return fits
 
 

@@ -1,0 +1,44 @@
+"""Expected answer types: what kind of thing a question asks for (a person, an organisation, a
+place, a number, a time) and where a text holds one. Classic QA answer-type matching, used to
+rank passages, pick the answering sentence and refuse passages that cannot hold the answer."""
+from __future__ import annotations
+
+import re
+
+PERSON, ORG, PLACE, NUMBER, TIME = "person", "org", "place", "number", "time"
+
+_ORG_NOUNS = "企业|公司|单位|机构|部门|银行|学校|大学|医院|组织|集团|协会|团体|厂|酒店|媒体|报社|商家|平台"
+_PLACE_NOUNS = "区|市|省|县|镇|乡|村|街道|社区|小区|国家|城市|地方|地点|场所|位置|楼|路|街|园区"
+_QUESTION_PATTERNS = [
+    (TIME, re.compile(r"什么时候|何时|哪一?年|哪一?天|哪一?月|几月|几号|几日|哪个月|什么时间|多久|哪一?季|日期|时间是")),
+    (NUMBER, re.compile(r"多少|几[个家名位次项种条所座人岁万千百十件台辆只份期届批轮]|多大|多长|多高|多重|多远|多快|百分之几|第几|几成|几倍|几")),
+    (PERSON, re.compile(r"谁|哪[一]?位|哪些人|什么人|叫什么名字|名字是|姓什么|姓名|哪个人|哪名|哪几位")),
+    (ORG, re.compile(rf"哪[些个家所几]*(?:{_ORG_NOUNS})|什么(?:{_ORG_NOUNS})")),
+    (PLACE, re.compile(rf"哪里|哪儿|在哪|什么地方|哪[个一些]*(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})")),
+]
+
+_NUMERAL = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九十百千万亿两零〇]+)"
+_TEXT_PATTERNS = {
+    NUMBER: re.compile(_NUMERAL + r"\s*(?:%|％|多|余)?\s*[个家名位次项种条所座人岁万千百件台辆只份期届批轮元米倍成分天年月日号平方公里吨部篇首场户]"),
+    TIME: re.compile(r"[0-9０-９]{2,4}\s*年|[0-9０-９一二三四五六七八九十]{1,3}\s*月|[0-9０-９一二三四五六七八九十]{1,3}\s*[日号]|"
+                     r"(?:今|去|明|前|上|下)年|(?:[一二三四]季度)|(?:世纪|年代)|(?:春节|元旦|国庆|除夕|中秋|上午|下午|晚上|凌晨)"),
+    ORG: re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{2,}?(?:有限公司|有限责任公司|股份公司|公司|集团|银行|大学|学院|医院|研究院|研究所|酒店|报社|电视台|出版社)"),
+    PLACE: re.compile(r"[\u4e00-\u9fff]{1,6}(?:省|市|区|县|镇|乡|村|街道|社区|小区|大厦|楼宇|广场|公园)"),
+    PERSON: re.compile(r"(?:记者|通讯员|主席|书记|主任|区长|市长|副区长|巡视员|经理|董事长|负责人|教授|先生|女士|同志)\s*[\u4e00-\u9fff]{2,3}|"
+                       r"[\u4e00-\u9fff]{2,3}\s*(?:摄|说|表示|指出|介绍|强调|认为)"),
+}
+
+
+def question_type(question: str) -> str | None:
+    """The answer type a question asks for, or None for open questions (what/how/why)."""
+    for kind, pattern in _QUESTION_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def type_matches(kind: str | None, text: str) -> int:
+    """How many answers of ``kind`` the text holds (0 when ``kind`` is None)."""
+    if kind is None:
+        return 0
+    return len(_TEXT_PATTERNS[kind].findall(text))

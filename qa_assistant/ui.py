@@ -1,0 +1,391 @@
+"""The chat page: a Gradio 6 Blocks app over one loaded :class:`~qa_assistant.Assistant`.
+
+Each reply is the assistant's quoted answer (one-line answer, block quotes with the answering
+sentence in bold, citations 「[1]《标题》第N段」) followed by a collapsible list of every retrieved
+passage with its scores. The page also exposes a named API endpoint for scripts::
+
+    from gradio_client import Client
+    client = Client("http://127.0.0.1:7860/")
+    result = client.predict("经开区总工会慰问了哪些企业？", [], 5, "hybrid", api_name="/ask")
+    # result == Answer.to_dict(): question, found, answer, sentence, query, mode, passages
+
+``history`` is the list of the conversation's earlier questions, oldest first (a JSON string of
+such a list is accepted too). Corpus text is always shown as text: everything this module adds to
+the page is HTML-escaped, and Gradio's sanitiser stays on.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry or version checks
+
+import gradio as gr
+
+from .answer import NOT_FOUND, Answer
+from .assistant import Assistant, QuestionError
+from .retrieve import MODES
+
+log = logging.getLogger(__name__)
+
+API_NAME = "ask"
+DEFAULT_K = 5
+MAX_K = 50
+MODE_LABELS = {"hybrid": "混合（语义 + 关键词）", "dense": "语义向量", "bm25": "关键词 BM25"}
+# Requests that may run the model at the same time (chat turns and API calls share the limit).
+DEFAULT_CONCURRENCY = 4
+CONCURRENCY_ID = "assistant"
+MAX_EXAMPLES = 3
+
+THEME = gr.themes.Soft(
+    primary_hue="blue", neutral_hue="slate",
+    # system fonts only: the page works offline and shows Chinese with the platform's CJK font
+    font=["system-ui", "-apple-system", "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+          "Noto Sans CJK SC", "WenQuanYi Micro Hei", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+CSS = """
+#qa-title h1 { margin-bottom: 0.1em; }
+#qa-title p { margin-top: 0; color: var(--body-text-color-subdued); }
+#qa-chat blockquote { border-left: 4px solid var(--color-accent); margin: 0.6em 0; padding: 0.3em 0.9em;
+  background: var(--background-fill-secondary); border-radius: 0 6px 6px 0; }
+#qa-chat blockquote strong { background: rgba(255, 214, 10, 0.35); font-weight: 600; border-radius: 2px; }
+#qa-chat details.qa-hits { margin-top: 0.8em; font-size: 0.92em; }
+#qa-chat details.qa-hits summary { cursor: pointer; color: var(--body-text-color-subdued); }
+#qa-chat details.qa-hits ol { padding-left: 1.4em; }
+#qa-chat details.qa-hits li { margin: 0.45em 0; }
+#qa-chat .qa-cite { font-weight: 600; }
+#qa-chat .qa-score { color: var(--body-text-color-subdued); font-size: 0.9em; font-variant-numeric: tabular-nums; }
+#qa-chat .qa-quoted { color: var(--color-accent); font-size: 0.9em; }
+#qa-chat .qa-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#qa-chat mark { background: rgba(255, 214, 10, 0.35); color: inherit; }
+"""
+
+
+# ------------------------------------------------------------------ escaping and rendering
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def escape_markdown(text: str) -> str:
+    """Show ``text`` literally inside Markdown: no HTML, no formatting."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _h(text: Any) -> str:
+    """HTML-escape one value; newlines become spaces so an HTML block never ends early."""
+    return html.escape(str(text), quote=True).replace("\r", " ").replace("\n", " ")
+
+
+def _marked(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """Escaped ``text`` with the answering sentences wrapped in <mark>."""
+    pieces, cursor = [], 0
+    for start, end in sorted(spans):
+        if start < cursor:
+            continue
+        pieces.append(_h(text[cursor:start]))
+        pieces.append(f"<mark>{_h(text[start:end])}</mark>")
+        cursor = end
+    pieces.append(_h(text[cursor:]))
+    return "".join(pieces)
+
+
+def render_hits(answer: Answer, k: int, seconds: float | None = None) -> str:
+    """A collapsed <details> list of every retrieved passage with its scores (one HTML block)."""
+    if not answer.hits:
+        return ""
+    numbers = {q.passage.id: q.number for q in answer.quotes}
+    spans = {q.passage.id: [(s.start, s.end) for s in q.highlights] for q in answer.quotes}
+    label = "检索到的全部段落" if answer.found else "最接近的段落（不足以回答这个问题）"
+    took = f" · 用时 {seconds:.1f} 秒" if seconds is not None else ""
+    items = []
+    for rank, hit in enumerate(answer.hits, start=1):
+        passage = hit.passage
+        quoted = (f' <span class="qa-quoted">· 已引用 [{numbers[passage.id]}]</span>'
+                  if passage.id in numbers else "")
+        items.append(
+            f'<li><span class="qa-cite">{_h(passage.citation)}</span>{quoted}<br>'
+            f'<span class="qa-score">得分 {hit.score:.4f} · 语义相似度 {hit.dense:.3f} · BM25 {hit.bm25:.2f}</span><br>'
+            f'<span class="qa-text">{_marked(passage.text, spans.get(passage.id, []))}</span></li>')
+    return (f'<details class="qa-hits"><summary>{label}（{len(answer.hits)} 段 · '
+            f'{_h(MODE_LABELS.get(answer.mode, answer.mode))} · top-{int(k)}{took}）</summary>'
+            f'<ol>{"".join(items)}</ol></details>')
+
+
+def _quote_markdown(quote) -> str:
+    """One quoted passage as a block quote: escaped text, the answering sentences in <strong>, the citation.
+    <strong> rather than ``**``: CommonMark does not close ``**`` between CJK punctuation and a letter
+    (e.g. ``**…。**同时``), so Markdown emphasis would show literal asterisks."""
+    text, pieces, cursor = quote.passage.text, [], 0
+    for span in sorted(quote.highlights, key=lambda s: s.start):
+        if span.start < cursor:
+            continue
+        pieces.append(escape_markdown(text[cursor:span.start]))
+        pieces.append(f"<strong>{escape_markdown(text[span.start:span.end])}</strong>")
+        cursor = span.end
+    pieces.append(escape_markdown(text[cursor:]))
+    return f"> {''.join(pieces)}\n> — \\[{quote.number}\\]{escape_markdown(quote.passage.citation)}"
+
+
+def render_answer(answer: Answer, k: int, seconds: float | None = None) -> str:
+    """The chat reply: the one-line answer, each quote with its citation, then every retrieved passage.
+    Built from the answer's parts (the same content as ``Answer.reply``), with all corpus and user text escaped."""
+    if answer.found and answer.quotes:
+        first = answer.quotes[0]
+        sentence = first.highlight_texts[0] if first.highlights else ""
+        parts = [f"<strong>答：</strong>{escape_markdown(sentence)} \\[{first.number}\\]"]
+        parts += [_quote_markdown(quote) for quote in answer.quotes]
+    else:  # the question is the user's text: shown escaped
+        parts = [f"<strong>{NOT_FOUND}</strong>：资料中没有能回答「{escape_markdown(answer.question)}」的段落。"
+                 "可以换个问法，或问问资料里报道过的人和事。"]
+    if answer.query and answer.query != answer.question:
+        parts.append(f'<p class="qa-note">已结合上文检索：「{_h(answer.query)}」</p>')
+    hits = render_hits(answer, k, seconds)
+    if hits:
+        parts.append(hits)
+    return "\n\n".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------ inputs
+
+def parse_history(history: Any) -> list[str]:
+    """Earlier questions, oldest first: a list of strings, a JSON string of one, or nothing."""
+    if history is None or history == "":
+        return []
+    if isinstance(history, str):
+        text = history.strip()
+        if not text:
+            return []
+        try:
+            history = json.loads(text)
+        except json.JSONDecodeError:
+            raise gr.Error("history 必须是之前问题的列表（或该列表的 JSON 字符串），例如 [\"第一个问题\"]。") from None
+    if isinstance(history, (list, tuple)):
+        out = []
+        for item in history:
+            if isinstance(item, dict):  # tolerate chat messages {"role": "user", "content": ...}
+                if item.get("role") not in (None, "user"):
+                    continue
+                item = item.get("content", "")
+            if not isinstance(item, str):
+                raise gr.Error("history 里的每一项都必须是问题文字。")
+            if item.strip():
+                out.append(item.strip())
+        return out
+    raise gr.Error("history 必须是之前问题的列表（或该列表的 JSON 字符串）。")
+
+
+def _check_k(k: Any) -> int:
+    try:
+        value = int(k)
+    except (TypeError, ValueError):
+        raise gr.Error(f"k 必须是 1 到 {MAX_K} 之间的整数。") from None
+    if not 1 <= value <= MAX_K or (isinstance(k, float) and k != value):
+        raise gr.Error(f"k 必须是 1 到 {MAX_K} 之间的整数（收到 {k!r}）。")
+    return value
+
+
+def _check_mode(mode: Any) -> str:
+    if mode is None or mode == "":
+        mode = "hybrid"
+    if isinstance(mode, str):
+        mode = mode.strip().lower()
+    if mode not in MODES:
+        raise gr.Error(f"mode 必须是 {' / '.join(MODES)} 之一（收到 {mode!r}）。")
+    return mode
+
+
+def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str) -> Answer:
+    """One question through the assistant; bad input becomes a clear gr.Error, never a traceback."""
+    if not isinstance(question, str) or not question.strip():
+        raise gr.Error("问题不能为空：请输入一个问题。")
+    try:
+        return assistant.ask(question, history=history, k=k, mode=mode)
+    except QuestionError as error:
+        raise gr.Error(f"无法回答这个问题：{error}") from None
+    except Exception:
+        log.exception("answering %r failed", question[:200])
+        raise gr.Error("回答时出错了，请稍后再试（详情见服务器日志）。") from None
+
+
+# ------------------------------------------------------------------ example questions
+
+def example_questions(assistant: Assistant, limit: int = MAX_EXAMPLES) -> list[str]:
+    """Questions about the loaded index's own articles: built from headlines (and from the byline of
+    the lead paragraph), kept only when retrieval brings back the article they were made from."""
+    articles: dict[str, list] = {}
+    for passage in assistant.passages:
+        articles.setdefault(passage.article_id, []).append(passage)
+    by_source: dict[str, list[list]] = {}
+    for passages in articles.values():
+        title = passages[0].title.strip()
+        if 4 <= len(title) <= 32 and any(p.kind != "caption" for p in passages):
+            by_source.setdefault(passages[0].source, []).append(passages)
+    # take articles round-robin over the source files, so the examples cover the collection
+    ordered, queues = [], [list(v) for v in by_source.values()]
+    while queues and len(ordered) < limit * 3:
+        for queue in list(queues):
+            if queue:
+                ordered.append(queue.pop(0))
+            if not queue:
+                queues.remove(queue)
+    candidates = []
+    for number, passages in enumerate(ordered):
+        title = passages[0].title.strip()
+        has_reporter = any(p.kind == "lead" and re.search(r"记者\s*[\u4e00-\u9fff·]{2,5}", p.text) for p in passages)
+        if number % 3 == 1 and has_reporter:
+            candidates.append((f"报道“{title}”的记者是谁？", passages[0].article_id))
+        elif number % 3 == 2:
+            candidates.append((f"{title}的具体情况是什么？", passages[0].article_id))
+        else:
+            candidates.append((f"{title}是怎么回事？", passages[0].article_id))
+    examples = []
+    for start in range(0, len(candidates), limit):
+        batch = candidates[start:start + limit]
+        try:
+            results = assistant.batch_retrieve([q for q, _ in batch], k=1)
+        except Exception:  # examples are a convenience; never stop the page for them
+            log.exception("could not check example questions")
+            return [q for q, _ in candidates[:limit]]
+        examples += [q for (q, article), hits in zip(batch, results) if hits and hits[0].passage.article_id == article]
+        if len(examples) >= limit:
+            break
+    return examples[:limit]
+
+
+# ------------------------------------------------------------------ the app
+
+def _index_summary(assistant: Assistant) -> str:
+    info = assistant.info()
+    model = info.get("model") or {}
+    return (f"按原文引用作答的离线新闻问答 · 资料库：{int(info.get('articles') or 0)} 篇文章、"
+            f"{int(info.get('passages') or 0)} 个段落 · 模型 {escape_markdown(str(model.get('name', '?')))}")
+
+
+def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks:
+    """The chat page over ``assistant`` (loaded once, shared by every session)."""
+    concurrency = concurrency or int(os.environ.get("QA_ASSISTANT_CONCURRENCY", DEFAULT_CONCURRENCY))
+    examples = example_questions(assistant)
+
+    def ask(question: str, history: list[str] | str | None = None, k: int = DEFAULT_K,
+            mode: str = "hybrid") -> dict:
+        """Answer a question by quoting the indexed news.
+
+        Args:
+            question: the question (Chinese or English)
+            history: the conversation's earlier questions, oldest first (a list, or its JSON string); [] for none
+            k: how many passages to retrieve (1-50)
+            mode: retrieval mode: hybrid, dense or bm25
+        Returns:
+            the answer as JSON, the same as ``qa-assistant ask --json``
+        """
+        answer = _ask(assistant, question, parse_history(history), _check_k(k), _check_mode(mode))
+        return answer.to_dict()
+
+    def start_turn(question: str, chat: list, questions: list):
+        """Show the question at once, clear and lock the input; the answer follows in ``finish_turn``."""
+        question = (question or "").strip()
+        if not question:
+            return gr.skip(), gr.skip(), gr.skip(), ""
+        chat = list(chat or []) + [{"role": "user", "content": escape_markdown(question)},
+                                   {"role": "assistant", "content": "正在检索资料…"}]
+        return gr.Textbox(value="", interactive=False), gr.Button(interactive=False), chat, question
+
+    def finish_turn(pending: str, chat: list, questions: list, k: float, mode: str):
+        unlock = (gr.Textbox(interactive=True), gr.Button(interactive=True))
+        if not pending:
+            return (gr.skip(), gr.skip(), "") + unlock
+        chat, questions = list(chat or []), list(questions or [])
+        started = time.perf_counter()
+        try:
+            answer = _ask(assistant, pending, questions, _check_k(k), _check_mode(mode))
+            reply = render_answer(answer, int(k), time.perf_counter() - started)
+        except gr.Error as error:
+            reply = f"<strong>无法回答</strong>：{escape_markdown(str(error.message))}"
+        except Exception:  # never leave the page locked or show a traceback
+            log.exception("rendering the answer to %r failed", pending[:200])
+            reply = "<strong>无法回答</strong>：回答时出错了，请稍后再试（详情见服务器日志）。"
+        if chat and chat[-1].get("role") == "assistant":
+            chat[-1] = {"role": "assistant", "content": reply}
+        else:
+            chat.append({"role": "assistant", "content": reply})
+        return (chat, questions + [pending], "") + unlock
+
+    def pick_example(selection: gr.SelectData, chat: list, questions: list):
+        value = selection.value
+        text = value.get("text", "") if isinstance(value, dict) else str(value or "")
+        return start_turn(text, chat, questions)
+
+    def new_chat():
+        return [], [], "", ""
+
+    with gr.Blocks(title="问答助手", fill_height=True) as app:
+        questions = gr.State([])  # the conversation's questions as typed, oldest first
+        pending = gr.State("")
+        with gr.Sidebar(label="设置", open=True, width=300):
+            gr.Markdown("### 检索设置")
+            k_slider = gr.Slider(1, 20, value=DEFAULT_K, step=1, label="检索段落数 top-k",
+                                 info="从资料中取回多少个段落", elem_id="qa-k")
+            mode_radio = gr.Radio([(label, mode) for mode, label in MODE_LABELS.items()], value="hybrid",
+                                  label="检索方式", elem_id="qa-mode")
+            new_button = gr.Button("新对话", variant="secondary", elem_id="qa-new")
+            gr.Markdown("回答只引用资料原文：标亮的是回答问题的句子，「[1]《标题》第N段」注明出处。"
+                        "追问时会结合上文（例如“他们”指谁）。资料里没有答案时回答「未找到」。")
+        gr.Markdown(f"# 问答助手\n\n{_index_summary(assistant)}", elem_id="qa-title")
+        chatbot = gr.Chatbot(
+            elem_id="qa-chat", label="对话", show_label=False, height="70vh", min_height=420,
+            layout="bubble", buttons=["copy"], sanitize_html=True, render_markdown=True, latex_delimiters=[],
+            feedback_options=None, allow_tags=False,
+            placeholder="**你好！** 我根据已收录的新闻回答问题，并引用原文段落作为依据。",
+            examples=[{"text": q, "display_text": q} for q in examples] or None, scale=1)
+        with gr.Row(equal_height=True):
+            question_box = gr.Textbox(placeholder="输入问题，按回车发送（Shift+回车换行）", show_label=False,
+                                      lines=1, max_lines=6, scale=8, autofocus=True, elem_id="qa-question",
+                                      submit_btn=False)
+            send_button = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="qa-send")
+
+        turn_outputs = [question_box, send_button, chatbot, pending]
+        answer_step = dict(fn=finish_turn, inputs=[pending, chatbot, questions, k_slider, mode_radio],
+                           outputs=[chatbot, questions, pending, question_box, send_button],
+                           concurrency_limit=concurrency, concurrency_id=CONCURRENCY_ID, api_visibility="private", show_progress="minimal")
+        for trigger in (question_box.submit, send_button.click):
+            trigger(start_turn, [question_box, chatbot, questions], turn_outputs, queue=False,
+                    api_visibility="private", show_progress="hidden").then(**answer_step)
+        chatbot.example_select(pick_example, [chatbot, questions], turn_outputs, queue=False,
+                               api_visibility="private", show_progress="hidden").then(**answer_step)
+        new_button.click(new_chat, None, [chatbot, questions, pending, question_box], queue=False,
+                         api_visibility="private")
+        chatbot.clear(lambda: ([], ""), None, [questions, pending], queue=False, api_visibility="private")
+
+        gr.api(ask, api_name=API_NAME, concurrency_limit=concurrency, concurrency_id=CONCURRENCY_ID)
+    app.queue(default_concurrency_limit=concurrency, max_size=256)
+    return app
+
+
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, concurrency: int | None = None,
+          **launch_kwargs) -> None:
+    """Load the index and its model once, then serve the chat page until interrupted."""
+    started = time.perf_counter()
+    log.info("loading index %s", index_dir)
+    assistant = Assistant.load(index_dir)
+    info = assistant.info()
+    model = info["model"]
+    log.info("index %s: %d articles, %d passages; model %s (weights %s…, %d dims); loaded in %.1f s",
+             index_dir, info["articles"], info["passages"], model["name"], model["fingerprint"][:12],
+             model["dimension"], time.perf_counter() - started)
+    concurrency = concurrency or int(os.environ.get("QA_ASSISTANT_CONCURRENCY", DEFAULT_CONCURRENCY))
+    app = build_app(assistant, concurrency)
+    log.info("chat page on http://%s:%d/ (API endpoint /%s, up to %d answers at a time)", host, port, API_NAME,
+             concurrency)
+    app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
+               footer_links=["api"], **launch_kwargs)
+
+
+__all__ = ["API_NAME", "build_app", "example_questions", "render_answer", "serve"]

@@ -1,0 +1,97 @@
+"""The facade end to end with the real model: quoted answers, scripts, not-found, the question set bars."""
+import json
+from pathlib import Path
+
+import pytest
+
+from qa_assistant import Assistant, ModelMismatchError, QuestionError
+
+pytestmark = pytest.mark.e2e
+DATA = Path(__file__).resolve().parent.parent / "qa_assistant" / "data"
+COMPANIES = ("北京先瑞达医疗科技有限公司", "北京华联印刷有限公司", "13名困难职工")
+
+
+def _load(name):
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _hit(passage_text, answers):
+    text = "".join(passage_text.split())
+    return any("".join(a.split()) in text for a in answers)
+
+
+def test_first_quote_holds_the_companies_and_the_workers(assistant):
+    answer = assistant.ask("经开区总工会慰问了哪些企业？")
+    assert answer.found
+    assert all(name in answer.quotes[0].passage.text for name in COMPANIES)
+    assert "《经开区总工会开展困难职工慰问活动》" in answer.reply
+
+
+def test_traditional_characters_find_the_same_passage(assistant):
+    simplified = assistant.retrieve("经开区总工会慰问了哪些企业？", k=1)[0].passage
+    traditional = assistant.retrieve("經開區總工會慰問了哪些企業？", k=1)[0].passage
+    assert traditional.id == simplified.id
+
+
+def test_english_question_finds_the_passage(assistant):
+    hits = assistant.retrieve("Which companies did the trade union of the Economic-Technological Development Area visit?", k=3)
+    assert any("北京先瑞达医疗科技有限公司" in h.passage.text for h in hits)
+
+
+def test_weather_question_is_not_found(assistant):
+    answer = assistant.ask("今天北京天气怎么样？")
+    assert not answer.found and not answer.quotes
+    assert "未找到" in answer.reply
+
+
+def test_highlight_is_a_sentence_of_the_quoted_passage(assistant):
+    answer = assistant.ask("经开区总工会给困难职工送了哪些生活必需品？")
+    quote = answer.quotes[0]
+    assert "杂粮粥" in quote.highlight_texts[0]
+    assert quote.highlight_texts[0] in quote.passage.text
+
+
+def test_question_set_bars(assistant):
+    questions = [q for q in _load("sample_questions.jsonl") if not q.get("unanswerable")]
+    assert len(questions) >= 40
+    top = assistant.batch_retrieve([q["question"] for q in questions], k=5)
+    hit1 = sum(_hit(hits[0].passage.text, q["answers"]) for q, hits in zip(questions, top)) / len(questions)
+    hit5 = sum(any(_hit(h.passage.text, q["answers"]) for h in hits) for q, hits in zip(questions, top)) / len(questions)
+    assert hit1 >= 0.85 and hit5 >= 0.97, (hit1, hit5)
+
+
+def test_found_decision_on_answerable_and_unanswerable_questions(assistant):
+    questions = _load("sample_questions.jsonl")
+    refused = [not assistant.ask(q["question"]).found for q in questions if q.get("unanswerable")]
+    kept = [assistant.ask(q["question"]).found for q in questions if not q.get("unanswerable")]
+    assert len(refused) >= 10
+    assert sum(refused) / len(refused) >= 0.9, sum(refused)
+    assert sum(kept) / len(kept) >= 0.95, sum(kept)
+
+
+def test_empty_and_huge_questions_are_refused_clearly(assistant):
+    for bad in ("", "   "):
+        with pytest.raises(QuestionError, match="empty"):
+            assistant.ask(bad)
+    with pytest.raises(QuestionError, match="10000 characters"):
+        assistant.ask("问" * 10_000)
+
+
+def test_index_refuses_queries_with_another_model(sample_index, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(sample_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["model"]["fingerprint"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMismatchError, match="multilingual-e5-small"):
+        Assistant.load(copy)
+
+
+def test_reindexing_unchanged_text_changes_nothing(sample_page, tmp_path):
+    first = Assistant.build([sample_page], index_dir=tmp_path / "idx")
+    store = {p.name: p.read_bytes() for p in (tmp_path / "idx").iterdir() if p.is_file()}
+    report = first.index([sample_page], force=True)
+    assert report.passages_added == 0 and report.passages_removed == 0 and report.passages_embedded == 0
+    again = {p.name: p.read_bytes() for p in (tmp_path / "idx").iterdir() if p.is_file()}
+    assert {k: v for k, v in again.items() if k != "manifest.json"} == {k: v for k, v in store.items() if k != "manifest.json"}

@@ -1,0 +1,23 @@
+"""Text helpers: script normalisation, sentence spans, paragraph-end tests, search tokens."""
+from qa_assistant.text import content_terms, is_complete_paragraph, normalise, search_tokens, sentences
+
+
+def test_traditional_question_normalises_to_simplified():
+    assert normalise("經開區總工會慰問了哪些企業？") == "经开区总工会慰问了哪些企业?"
+    assert search_tokens("經開區總工會") == search_tokens("经开区总工会")
+
+
+def test_sentences_keep_closing_quotes():
+    assert sentences("“家里怎么样？最近顺利吗？”近日，他说。好。") == ["“家里怎么样？", "最近顺利吗？”", "近日，他说。", "好。"]
+
+
+def test_paragraph_end_tests():
+    assert not is_complete_paragraph("户外劳动者服务站（“小哥”")
+    assert not is_complete_paragraph("等6家区域内企业，为")
+    assert is_complete_paragraph("收到慰问品后，一位职工说。")
+    assert is_complete_paragraph("他说：“好。”")
+
+
+def test_question_words_are_not_search_terms():
+    assert "哪些" not in content_terms("经开区总工会慰问了哪些企业？")
+    assert "企业" in content_terms("经开区总工会慰问了哪些企业？")
