@@ -28,9 +28,9 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc >/dev/null 2>&1; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null; }
 
 bench: install
 	$(BIN)/python -m benchmarks.run

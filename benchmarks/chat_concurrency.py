@@ -129,12 +129,14 @@ def run(url: str, users: int, per_user: int, k: int, mode: str, sequential_check
                                 "found": bool(result and result.get("found")), "signature": signature(result)})
 
     threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     wall = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - wall
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     times = [r["seconds"] for r in records]
     correct = sum(r["correct"] for r in records)
     # thread-safety check: the same question asked alone must get the same answer as under load
@@ -156,7 +158,8 @@ def run(url: str, users: int, per_user: int, k: int, mode: str, sequential_check
         "max_seconds": round(max(times), 3) if times else None,
         "answers_differing_from_sequential": len(mismatches) if sequential_check else None,
         "wall_seconds": round(wall, 3), "answers_per_second": round(len(records) / wall, 3) if wall else None,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_1min": [load_before, load_after]},  # other work on the machine skews timings
         "failures": [r for r in records if not r["correct"]],
         "mismatches": mismatches,
         "records": sorted(records, key=lambda r: (r["user"], r["question"])),

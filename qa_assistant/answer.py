@@ -11,16 +11,21 @@ import numpy as np
 
 from .passages import Passage
 from .retrieve import Hit, normalise_query
-from .text import Span, content_terms, has_cjk, normalise, sentence_spans
+from .answer_type import answer_requirement, question_type, type_matches
+from .text import Span, content_terms, has_cjk, normalise, sentence_spans, word_tokens
 
 NOT_FOUND = "未找到"
 MAX_QUOTES = 3
 # Thresholds on the top passage: cosine of question and passage, and the share of the question's
 # content words found in it. Measured on the sample page and CMRC 2018 (see notebooks/).
-MIN_COSINE = 0.80
-STRONG_COSINE = 0.88
+MIN_COSINE = 0.84
+MIN_COSINE_CROSSLINGUAL = 0.84
+STRONG_COSINE = 0.93
 MIN_COVERAGE = 0.5
-_ANAPHORA = re.compile(r"(他们|她们|它们|他|她|它|该|其|此|这些|那些|这个|那个|这家|那家|这里|那里|上述|对方|这次|那次|这项|此次)")
+LOOK_AHEAD = 3  # the first passage that answers among the top three is quoted first
+SENTENCE_WORDS_WEIGHT = 0.3
+SENTENCE_TYPE_BONUS = 0.05
+_ANAPHORA = frozenset("他们 她们 它们 他 她 它 该 其 上述 对方 这些 那些 这家 那家 这位 那位 此人 这个 那个 they them it its he she his her those these".split())
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,8 @@ def contextual_query(question: str, history: Sequence[str], searcher=None, mode:
     if not history:
         return question
     previous = history[-1]
-    own_terms = content_terms(question)
-    if _ANAPHORA.search(question) or len(own_terms) <= 1:
+    words = set(word_tokens(question))
+    if words & _ANAPHORA or len(content_terms(question)) <= 1:
         return f"{previous} {question}"
     return question
 
@@ -94,19 +99,38 @@ def _coverage(terms: Sequence[str], text: str) -> float:
     return sum(len(t) for t in terms if t in haystack) / total
 
 
-def is_answerable(question_terms: Sequence[str], cjk_question: bool, top: Hit) -> bool:
-    """Does the best passage answer? Strong similarity, or good similarity plus shared content words."""
-    if top.dense >= STRONG_COSINE:
-        return True
-    if not cjk_question:
-        return top.dense >= MIN_COSINE + 0.02
-    coverage = _coverage(question_terms, f"{top.passage.heading}\n{top.passage.text}")
-    return top.dense >= MIN_COSINE and coverage >= MIN_COVERAGE
+@dataclass(frozen=True)
+class _Question:
+    """What the answer step knows about a question: content words, script, asked-for type."""
+    terms: tuple[str, ...]
+    cjk: bool
+    kind: str | None
+    requirement: re.Pattern | None
+
+    @classmethod
+    def of(cls, query: str) -> "_Question":
+        simplified = normalise_query(query)
+        return cls(tuple(content_terms(simplified)), has_cjk(simplified), question_type(simplified),
+                   answer_requirement(simplified))
 
 
-def pick_sentences(query_vector: np.ndarray, terms: Sequence[str], passages: Sequence[Passage],
+def answers(question: _Question, hit: Hit) -> bool:
+    """Can this passage answer? Close enough to the question, sharing enough of its content words
+    (for Chinese questions), and holding what the question asks for (a number with its unit, …)."""
+    if hit.dense < MIN_COSINE:
+        return False
+    if question.requirement is not None and not question.requirement.search(normalise(hit.passage.text)):
+        return False
+    if not question.cjk:  # an English question shares no words with Chinese text: similarity decides
+        return hit.dense >= MIN_COSINE_CROSSLINGUAL
+    coverage = _coverage(question.terms, f"{hit.passage.heading}\n{hit.passage.text}")
+    return coverage >= MIN_COVERAGE or hit.dense >= STRONG_COSINE
+
+
+def pick_sentences(query_vector: np.ndarray, question: _Question, passages: Sequence[Passage],
                    embedder) -> list[list[tuple[Span, float]]]:
-    """Score every sentence of each passage: similarity to the question plus shared content words."""
+    """Score every sentence of each passage: similarity to the question, shared content words,
+    and holding what the question asks for (its requirement, or an answer of its type)."""
     spans = [sentence_spans(p.text) or [Span(0, len(p.text))] for p in passages]
     flat = [p.text[s.start:s.end] for p, ss in zip(passages, spans) for s in ss]
     vectors = embedder.encode_sentences(flat) if flat else np.zeros((0, len(query_vector)))
@@ -115,54 +139,64 @@ def pick_sentences(query_vector: np.ndarray, terms: Sequence[str], passages: Seq
     for p, ss in zip(passages, spans):
         row = []
         for s in ss:
-            row.append((s, float(similarity[i]) + 0.3 * _coverage(terms, p.text[s.start:s.end])))
+            sentence = p.text[s.start:s.end]
+            score = float(similarity[i]) + SENTENCE_WORDS_WEIGHT * _coverage(question.terms, sentence)
+            if question.requirement is not None and question.requirement.search(normalise(sentence)):
+                score += SENTENCE_TYPE_BONUS
+            elif type_matches(question.kind, sentence):
+                score += SENTENCE_TYPE_BONUS / 2
+            row.append((s, score))
             i += 1
         scored.append(row)
     return scored
 
 
 def compose_answer(question: str, query: str, hits: Sequence[Hit], embedder, mode: str = "hybrid") -> Answer:
-    terms = content_terms(query)
-    if not hits or not is_answerable(terms, has_cjk(query), hits[0]):
+    """Quote the best passage that answers (looking a little past the first), plus close seconds."""
+    asked = _Question.of(query)
+    answering = [h for h in hits[:LOOK_AHEAD] if answers(asked, h)]
+    if not answering:
         return Answer(question, False, not_found_reply(question), (), tuple(hits), query, mode)
-    candidates = [hits[0]] + [h for h in hits[1:MAX_QUOTES] if _worth_quoting(h, hits[0], terms)]
+    best = answering[0]
+    candidates = [best] + [h for h in answering[1:] if _worth_quoting(h, best, asked)][:MAX_QUOTES - 1]
     query_vector = embedder.encode_queries([normalise_query(query)])[0]
-    scored = pick_sentences(query_vector, terms, [h.passage for h in candidates], embedder)
+    scored = pick_sentences(query_vector, asked, [h.passage for h in candidates], embedder)
     quotes = []
     for number, (hit, sentences) in enumerate(zip(candidates, scored), start=1):
-        best = max(sentences, key=lambda item: item[1])
-        chosen = [span for span, score in sentences if span == best[0]]
-        quotes.append(Quote(number, hit.passage, hit.score, hit.dense, hit.bm25, tuple(chosen)))
+        top_span, _ = max(sentences, key=lambda item: item[1])
+        quotes.append(Quote(number, hit.passage, hit.score, hit.dense, hit.bm25, (top_span,)))
     return Answer(question, True, render_reply(quotes), tuple(quotes), tuple(hits), query, mode)
 
 
-def _worth_quoting(hit: Hit, top: Hit, terms: Sequence[str]) -> bool:
+def _worth_quoting(hit: Hit, best: Hit, asked: _Question) -> bool:
     """A further passage is quoted only when it is nearly as close to the question as the best one."""
-    return hit.dense >= top.dense - 0.015 and _coverage(terms, hit.passage.text) >= MIN_COVERAGE
+    return hit.dense >= best.dense - 0.01 and _coverage(asked.terms, hit.passage.text) >= MIN_COVERAGE
 
 
 def not_found_reply(question: str) -> str:
-    return f"**{NOT_FOUND}**：资料中没有能回答「{question}」的段落。"
+    return (f"**{NOT_FOUND}**：资料中没有能回答「{escape_markdown(question)}」的段落。"
+            "可以换个问法，或问问资料里报道过的人和事。\n")
 
 
-def _escape(text: str) -> str:
-    """Markdown-escape corpus text so it is shown as text (no HTML, no formatting)."""
+def escape_markdown(text: str) -> str:
+    """Show corpus or user text literally inside Markdown: no HTML, no formatting."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
 
 
 def render_reply(quotes: Sequence[Quote]) -> str:
-    """One-line answer (the answering sentence, cited), then each quote with its sentence in bold."""
+    """One-line answer (the answering sentence, cited), then each quote with its sentence in bold
+    (an HTML <strong>: Markdown's ** cannot close between CJK punctuation and a letter)."""
     first = quotes[0]
-    lines = [f"**答：** {_escape(first.highlight_texts[0]) if first.highlights else ''} [{first.number}]", ""]
+    lines = [f"**答：** {escape_markdown(first.highlight_texts[0]) if first.highlights else ''} [{first.number}]", ""]
     for quote in quotes:
         text, pieces, cursor = quote.passage.text, [], 0
         for span in quote.highlights:
-            pieces.append(_escape(text[cursor:span.start]))
-            pieces.append(f"**{_escape(text[span.start:span.end])}**")
+            pieces.append(escape_markdown(text[cursor:span.start]))
+            pieces.append(f"<strong>{escape_markdown(text[span.start:span.end])}</strong>")  # ** does not close before CJK
             cursor = span.end
-        pieces.append(_escape(text[cursor:]))
+        pieces.append(escape_markdown(text[cursor:]))
         lines.append("> " + "".join(pieces))
-        lines.append(f"> — [{quote.number}] {_escape(quote.passage.citation)}")
+        lines.append(f"> — [{quote.number}] {escape_markdown(quote.passage.citation)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -42,3 +42,36 @@ def type_matches(kind: str | None, text: str) -> int:
     if kind is None:
         return 0
     return len(_TEXT_PATTERNS[kind].findall(text))
+
+
+_PEOPLE_UNITS = "位名人个"
+_MONEY = re.compile(r"钱|金额|资金|经费|预算|收入|营收|利润|费用|价格|工资|奖金|补贴|慰问金|捐款|投资")
+_ROLES = re.compile(r"主席|副主席|书记|主任|区长|市长|省长|局长|部长|厂长|校长|院长|经理|董事长|总经理|记者|通讯员|摄影|巡视员|代表|负责人")
+_QUANTITY_RE = re.compile(r"(?<!哪)(?:多少|几)\s*(平方米|平方公里|公里|[个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部])?")
+_SPECIFIC_DAY = re.compile(r"具体(?:是)?(?:哪一?天|几号|什么时候|日期|时间)|(?:哪一?天|几号|几月几日)")
+_NUMERAL_RE = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九十百千万亿两零〇]+)"
+
+
+def answer_requirement(question: str) -> re.Pattern | None:
+    """What a passage must contain to answer at all: a number with the unit asked for (多少平方米
+    needs 「…平方米」, money needs 元), a specific day for 「哪天」, the role asked about for 「主席是谁」.
+    None when the question sets no such condition."""
+    if _MONEY.search(question) and re.search(r"多少|几", question):
+        return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|亿|千)?\s*(?:元|块|美元)")
+    quantity = _QUANTITY_RE.search(question)
+    if quantity:
+        unit = quantity.group(1)
+        if unit is None or unit == "个":
+            units = "个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部"
+        elif unit in _PEOPLE_UNITS:
+            units = _PEOPLE_UNITS
+        else:
+            return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|千|百)?\s*" + re.escape(unit))
+        return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|千|百)?\s*[" + units + "]")
+    if _SPECIFIC_DAY.search(question):
+        return re.compile(r"[0-9０-９一二三四五六七八九十]{1,3}\s*[日号]|[0-9]{1,2}[./-][0-9]{1,2}")
+    if question_type(question) == PERSON:
+        role = _ROLES.search(question)
+        if role:
+            return re.compile(re.escape(role.group(0)))
+    return None

@@ -2,8 +2,8 @@
 answers questions. The CLI, the chat page and Python callers all go through it."""
 from __future__ import annotations
 
-import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -12,8 +12,9 @@ import numpy as np
 
 from .answer import Answer, compose_answer, contextual_query
 from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError
-from .index import IndexData, build_index_data, load_index, read_manifest, save_index
-from .ingest import IngestError, iter_input_files, load_articles
+from .index import (LOCK, MANIFEST, IndexData, build_index_data, check_index_folder, load_index,
+                    read_manifest, save_index, sha256_file, write_lock)
+from .ingest import IngestError, check_file_size, iter_input_files, load_articles, max_file_bytes
 from .passages import Passage, make_passages
 from .retrieve import Hit, HybridSearcher
 
@@ -30,10 +31,14 @@ class IndexReport:
     passages_removed: int
     passages_total: int
     passages_embedded: int
+    files_skipped: int = 0  # empty files (warned about, nothing indexed)
 
 
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        return sha256_file(path)
+    except OSError as error:
+        raise IngestError(path, f"cannot read: {error.strerror or error}") from None
 
 
 class Assistant:
@@ -55,7 +60,9 @@ class Assistant:
     def build(cls, paths: Iterable[str | Path], index_dir: str | Path | None = None, model: str | None = None,
               dense_kind: str | None = None, progress: bool = False) -> "Assistant":
         """Index ``paths`` (files or folders) into a new or existing index; saved when ``index_dir`` is given."""
-        if index_dir is not None and (Path(index_dir) / "manifest.json").is_file():
+        if index_dir is not None:
+            check_index_folder(index_dir)  # before the model loads: a wrong folder is refused at once
+        if index_dir is not None and (Path(index_dir) / MANIFEST).is_file():
             assistant = cls.load(index_dir, model=model)
         else:
             assistant = cls.empty(model, index_dir)
@@ -77,26 +84,57 @@ class Assistant:
 
     # -------------------------------------------------------------- updates
     def index(self, paths: Iterable[str | Path], dense_kind: str | None = None, progress: bool = False,
-              force: bool = False) -> IndexReport:
-        """Add new and changed files; passages of a changed file are replaced, unchanged files are skipped.
-        All files are read and checked before anything changes, so a bad file leaves the index as it was."""
-        files = list(dict.fromkeys(p.resolve() for p in iter_input_files(paths)))
+              force: bool = False, max_file_mb: float | None = None) -> IndexReport:
+        """Add new and changed files; passages of a changed file are replaced, unchanged files are skipped,
+        and an article id read from a file replaces that article wherever it was before (a JSONL
+        article moved to another file). Vectors of passages whose id and heading are already in the
+        index are reused, not re-embedded.
+
+        All files are read and checked before anything changes, so a bad file (binary, malformed
+        JSONL line, over the size limit, an article id in two files) leaves the index as it was.
+        Empty files are skipped with a warning. Files over ``max_file_mb`` (default 10, or
+        ``$QA_ASSISTANT_MAX_FILE_MB``; 0 = no limit) are refused unread. With an index folder, the
+        folder's write lock is held throughout: a second writer fails at once, naming this pid."""
+        paths = list(paths)
+        with self._writing():
+            return self._index(paths, dense_kind, progress, force, max_file_bytes(max_file_mb))
+
+    def _index(self, paths: list, dense_kind: str | None, progress: bool, force: bool,
+               limit: int | None) -> IndexReport:
+        files: list[Path] = []
+        for raw in paths:
+            found = list(iter_input_files([raw]))
+            if not found:
+                log.warning("%s: no .txt, .md or .jsonl files in this folder", raw)
+            files.extend(found)
+        files = list(dict.fromkeys(p.resolve() for p in files))
         known = self.data.manifest.get("sources", {})
         digests = {str(path): _file_digest(path) for path in files}
         changed = [p for p in files if force or known.get(str(p)) != digests[str(p)]]
+        for path in changed:  # refuse an oversized file before reading any
+            check_file_size(path, limit)
         articles = []
+        owner: dict[str, Path] = {}
+        skipped = 0
         for path in changed:
-            articles.extend(load_articles(path))
-        new_ids = {a.id for a in articles}
+            loaded = load_articles(path, max_bytes=limit)
+            if not loaded:
+                log.warning("%s: empty file (no text), skipped", path)
+                skipped += 1
+            for article in loaded:
+                if article.id in owner:
+                    raise IngestError(path, f"article id {article.id!r} is also in {owner[article.id]}; "
+                                            f"an article can be in one file only", field="id")
+                owner[article.id] = path
+            articles.extend(loaded)
         replaced_sources = {str(p) for p in changed}
-        fits = self.embedder.fits
-        fresh = make_passages(articles, fits)
-        kept = [p for p in self.data.passages if p.source not in replaced_sources and p.article_id not in new_ids]
-        old_rows = {p.id: row for row, p in enumerate(self.data.passages)}
+        fresh = make_passages(articles, self.embedder.fits)
+        kept = [p for p in self.data.passages if p.source not in replaced_sources and p.article_id not in owner]
         kept_ids = {p.id for p in kept}
-        fresh = [p for p in fresh if p.id not in kept_ids]
-        passages = kept + fresh
-        reuse = [old_rows.get(p.id) for p in passages]
+        passages = kept + [p for p in fresh if p.id not in kept_ids]
+        # a vector is reused only for the same passage text under the same heading (the encoder sees both)
+        old_rows = {(p.id, p.heading, p.text): row for row, p in enumerate(self.data.passages)}
+        reuse = [old_rows.get((p.id, p.heading, p.text)) for p in passages]
         need = [i for i, row in enumerate(reuse) if row is None]
         old_vectors = self.data.dense.vectors() if any(r is not None for r in reuse) else None
         new_vectors = self._embed([passages[i] for i in need], progress)
@@ -106,32 +144,73 @@ class Assistant:
                 vectors[i] = old_vectors[row]
         if need:
             vectors[need] = new_vectors
+        live = {p.source for p in passages}
         sources = {s: d for s, d in known.items() if s not in replaced_sources}
         sources.update({str(p): digests[str(p)] for p in changed})
-        sources = {s: d for s, d in sources.items() if any(p.source == s for p in passages)}
+        sources = {s: d for s, d in sorted(sources.items()) if s in live}
         before = {p.id for p in self.data.passages}
         after = {p.id for p in passages}
         report = IndexReport(files_read=len(files), files_unchanged=len(files) - len(changed), articles=len(articles),
                              passages_added=len(after - before), passages_removed=len(before - after),
-                             passages_total=len(passages), passages_embedded=len(need))
-        if changed:
-            self._replace(passages, vectors, sources, dense_kind or self.data.manifest["dense"]["requested"])
-        log.info("indexed %d files (%d unchanged): +%d −%d passages, %d total", report.files_read,
-                 report.files_unchanged, report.passages_added, report.passages_removed, report.passages_total)
+                             passages_total=len(passages), passages_embedded=len(need), files_skipped=skipped)
+        kind = dense_kind or self.data.manifest["dense"]["requested"]
+        if (passages != self.data.passages or sources != dict(sorted(known.items()))
+                or kind != self.data.manifest["dense"]["requested"] or "files" not in self.data.manifest):
+            self._replace(passages, vectors, sources, kind)
+        log.info("indexed %d files (%d unchanged%s): +%d −%d passages, %d embedded, %d total", report.files_read,
+                 report.files_unchanged, f", {skipped} empty skipped" if skipped else "", report.passages_added,
+                 report.passages_removed, report.passages_embedded, report.passages_total)
         return report
 
     def remove(self, keys: Sequence[str]) -> int:
         """Delete passages by source file (path or file name) or article id; returns how many went."""
-        wanted = set(keys) | {str(Path(k).resolve()) for k in keys}
-        keep = [i for i, p in enumerate(self.data.passages)
-                if not (p.source in wanted or Path(p.source).name in wanted or p.article_id in wanted)]
-        removed = len(self.data.passages) - len(keep)
-        if removed:
-            vectors = self.data.dense.vectors()[keep] if keep else np.zeros((0, self.embedder.info.dimension), np.float32)
-            passages = [self.data.passages[i] for i in keep]
-            sources = {s: d for s, d in self.data.manifest.get("sources", {}).items() if any(p.source == s for p in passages)}
-            self._replace(passages, vectors, sources, self.data.manifest["dense"]["requested"])
-        return removed
+        with self._writing():
+            wanted = set(keys) | {str(Path(k).resolve()) for k in keys}
+            keep = [i for i, p in enumerate(self.data.passages)
+                    if not (p.source in wanted or Path(p.source).name in wanted or p.article_id in wanted)]
+            removed = len(self.data.passages) - len(keep)
+            if removed:
+                vectors = self.data.dense.vectors()[keep] if keep else np.zeros((0, self.embedder.info.dimension), np.float32)
+                passages = [self.data.passages[i] for i in keep]
+                live = {p.source for p in passages}
+                sources = {s: d for s, d in self.data.manifest.get("sources", {}).items() if s in live}
+                self._replace(passages, vectors, sources, self.data.manifest["dense"]["requested"])
+            return removed
+
+    @contextmanager
+    def _writing(self):
+        """Hold the index folder's write lock and start from the index as saved: another writer may have
+        saved it since this object loaded it, and its work must not be lost."""
+        if self.index_dir is None:
+            yield
+            return
+        folder = self.index_dir
+        check_index_folder(folder)
+        created = not folder.exists()
+        try:
+            with write_lock(folder):
+                self._refresh()
+                yield
+        finally:
+            if created and not (folder / MANIFEST).exists():  # a failed first run leaves no folder behind
+                (folder / LOCK).unlink(missing_ok=True)
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+
+    def _refresh(self) -> None:
+        if not (self.index_dir / MANIFEST).is_file():
+            return
+        on_disk = read_manifest(self.index_dir)
+        if on_disk.get("files") == self.data.manifest.get("files"):
+            return
+        if on_disk["model"]["fingerprint"] != self.embedder.info.fingerprint:
+            raise ModelMismatchError(f"{self.index_dir}: index was built with model {on_disk['model']['name']} "
+                                     f"(weights {on_disk['model']['fingerprint'][:12]}…), not {self.embedder.info.name}")
+        log.info("index %s was changed since it was loaded; updating the saved version", self.index_dir)
+        self.data = load_index(self.index_dir)
+        self.searcher = HybridSearcher(self.data, self.embedder)
 
     def _embed(self, passages: Sequence[Passage], progress: bool) -> np.ndarray:
         if not passages:

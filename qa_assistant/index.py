@@ -9,10 +9,12 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,6 +32,12 @@ class IndexLoadError(RuntimeError):
     """A missing, foreign, truncated or altered index (named by its folder and file)."""
 
 
+class IndexLockedError(IndexLoadError):
+    """Another process (or thread) is writing the index right now."""
+
+
+LOCK = "index.lock"
+_OWN_PREFIXES = ("passages-", "dense-", "bm25-", ".tmp-")
 
 
 def sha256_file(path: Path) -> str:
@@ -45,6 +53,99 @@ def _fsync_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+# ---------------------------------------------------------------- writers: one at a time
+
+def check_index_folder(folder: str | Path) -> None:
+    """Refuse to write an index into something that is not one: a file, or a folder that holds other
+    things and no manifest (a typo in ``--index`` must not scatter index files among a user's files)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise IndexLoadError(f"{folder}: is a file, not an index folder")
+    if not folder.is_dir() or (folder / MANIFEST).is_file():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK and not p.name.startswith(_OWN_PREFIXES))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise IndexLoadError(f"{folder}: not an index (no {MANIFEST}) and not empty ({shown}); "
+                             f"give a new or empty folder for the index")
+
+
+_thread_locks: dict[str, threading.RLock] = {}
+_lock_depth: dict[str, int] = {}
+_registry_lock = threading.Lock()
+
+
+@contextmanager
+def write_lock(folder: str | Path) -> Iterator[None]:
+    """Hold the index folder's write lock: ``index.lock`` with an exclusive ``flock`` (released by the
+    kernel when the process dies, even by kill -9, so a crash never leaves a stale lock). A second
+    writer fails at once with :class:`IndexLockedError` naming the pid of the first. Re-entrant
+    within one thread."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = str(folder.resolve())
+    with _registry_lock:
+        thread_lock = _thread_locks.setdefault(key, threading.RLock())
+    if not thread_lock.acquire(blocking=False):
+        raise IndexLockedError(f"{folder}: index is being written by pid {os.getpid()} (another thread); "
+                               f"try again when it has finished")
+    descriptor = None
+    try:
+        if _lock_depth.get(key, 0) == 0:
+            descriptor = _acquire_file_lock(folder)
+        _lock_depth[key] = _lock_depth.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _lock_depth[key] -= 1
+            if descriptor is not None:
+                _release_file_lock(descriptor)
+    finally:
+        thread_lock.release()
+
+
+def _acquire_file_lock(folder: Path) -> int:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        return -1
+    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = ""
+        for _ in range(20):  # the holder writes its pid right after taking the lock
+            holder = os.pread(descriptor, 64, 0).decode("ascii", "replace").strip()
+            if holder:
+                break
+            time.sleep(0.05)
+        os.close(descriptor)
+        raise IndexLockedError(f"{folder}: index is being written by pid {holder or '(unknown)'}; "
+                               f"try again when it has finished") from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
+    return descriptor
+
+
+def _release_file_lock(descriptor: int) -> None:
+    if descriptor < 0:
+        return
+    import fcntl
+    try:
+        os.ftruncate(descriptor, 0)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 # ---------------------------------------------------------------- dense (FAISS)
@@ -182,54 +283,86 @@ def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: d
     return IndexData(passages, dense, sparse, manifest)
 
 
+def _sparse_matches(folder: Path, expected: dict[str, str]) -> bool:
+    """Does the BM25 folder hold exactly the expected files with the expected contents?"""
+    try:
+        present = {p.name for p in folder.iterdir() if p.is_file()}
+        return present == set(expected) and all(sha256_file(folder / n) == h for n, h in expected.items())
+    except OSError:
+        return False
+
+
 def save_index(data: IndexData, folder: str | Path) -> dict:
-    """Write the index atomically; returns the manifest written."""
+    """Write the index atomically; returns the manifest written.
+
+    Crash safety (kill -9 at any moment leaves a loadable index, the old or the new one): every file is
+    named by its content and written into a scratch folder first, then moved next to the old files
+    (which keep their names), and only then is the manifest replaced — the single atomic switch from
+    the old index to the new one. Files the new manifest does not name are removed after that. A
+    file or folder that already has its content-derived name is the same content; a damaged one
+    (its checksum disagrees) is replaced. The folder's write lock is held throughout."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    check_index_folder(folder)
+    with write_lock(folder):
+        return _save_locked(data, folder)
+
+
+def _save_locked(data: IndexData, folder: Path) -> dict:
     store = _store_bytes(data.passages)
-    tag = hashlib.sha256(store).hexdigest()[:12]
+    store_sha = hashlib.sha256(store).hexdigest()
     dense_bytes = data.dense.to_bytes()
-    dense_tag = hashlib.sha256(dense_bytes).hexdigest()[:12]
+    dense_sha = hashlib.sha256(dense_bytes).hexdigest()
+    store_name, dense_name = f"passages-{store_sha[:12]}.jsonl", f"dense-{dense_sha[:12]}.faiss"
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
     try:
-        files: dict[str, str] = {}
-        store_name, dense_name, sparse_name = f"passages-{tag}.jsonl", f"dense-{dense_tag}.faiss", f"bm25-{tag}"
         _fsync_write(scratch / store_name, store)
         _fsync_write(scratch / dense_name, dense_bytes)
-        data.sparse.save(scratch / sparse_name)
-        for path in sorted((scratch / sparse_name).iterdir()):
+        sparse_scratch = scratch / "bm25"
+        data.sparse.save(sparse_scratch)
+        sparse_files: dict[str, str] = {}
+        for path in sorted(sparse_scratch.iterdir()):
             with open(path, "rb+") as handle:
                 os.fsync(handle.fileno())
-            files[f"{sparse_name}/{path.name}"] = sha256_file(path)
-        files[store_name] = hashlib.sha256(store).hexdigest()
-        files[dense_name] = hashlib.sha256(dense_bytes).hexdigest()
-        for name in (store_name, dense_name, sparse_name):
-            destination = folder / name
-            if destination.is_dir():
-                shutil.rmtree(destination)
-            os.replace(scratch / name, destination)
+            sparse_files[path.name] = sha256_file(path)
+        _fsync_dir(sparse_scratch)
+        sparse_tag = hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in sorted(sparse_files.items())).encode()).hexdigest()
+        sparse_name = f"bm25-{sparse_tag[:12]}"
+        files = {store_name: store_sha, dense_name: dense_sha}
+        files.update({f"{sparse_name}/{n}": h for n, h in sparse_files.items()})
+
+        # new files next to the old ones (renames are atomic; an existing name holds the same bytes)
+        os.replace(scratch / store_name, folder / store_name)
+        os.replace(scratch / dense_name, folder / dense_name)
+        destination = folder / sparse_name
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        os.replace(sparse_scratch, destination)
+        _fsync_dir(folder)
+
+        # the switch: one atomic rename of the manifest
         manifest = dict(data.manifest)
         manifest["files"] = {"store": store_name, "dense": dense_name, "sparse": sparse_name, "sha256": files}
-        manifest_tmp = scratch / MANIFEST
-        _fsync_write(manifest_tmp, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
-        os.replace(manifest_tmp, folder / MANIFEST)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_write(scratch / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+        os.replace(scratch / MANIFEST, folder / MANIFEST)
+        _fsync_dir(folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    keep = {MANIFEST, store_name, dense_name, sparse_name}
-    for stale in folder.iterdir():
-        if stale.name not in keep and (stale.name.startswith(("passages-", "dense-", "bm25-", ".tmp-"))):
+    keep = {MANIFEST, LOCK, store_name, dense_name, sparse_name}
+    for stale in folder.iterdir():  # files of older indexes and scratch folders of crashed writers
+        if stale.name not in keep and stale.name.startswith(_OWN_PREFIXES):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     data.manifest = manifest
     return manifest
 
 
+def _safe_name(name) -> bool:
+    return isinstance(name, str) and bool(name) and not name.startswith(("/", "\\")) and ".." not in Path(name).parts
+
+
 def read_manifest(folder: str | Path) -> dict:
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise IndexLoadError(f"{folder}: is a file, not an index folder")
     if not folder.is_dir():
         raise IndexLoadError(f"{folder}: no such index folder (build one with: qa-assistant index PATH --index {folder})")
     path = folder / MANIFEST
@@ -239,21 +372,55 @@ def read_manifest(folder: str | Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise IndexLoadError(f"{path}: damaged manifest ({error})") from None
+    except OSError as error:
+        raise IndexLoadError(f"{path}: cannot read ({error.strerror or error})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "qa-assistant-index":
         raise IndexLoadError(f"{path}: not a qa-assistant index manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexLoadError(f"{path}: index format {manifest.get('format_version')} is not supported "
                                 f"(this version reads {FORMAT_VERSION}); rebuild the index")
+    files = manifest.get("files")
+    model = manifest.get("model")
+    valid = (isinstance(files, dict) and isinstance(files.get("sha256"), dict)
+             and all(_safe_name(files.get(k)) for k in ("store", "dense", "sparse"))
+             and all(_safe_name(n) and isinstance(h, str) for n, h in files["sha256"].items())
+             and isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("fingerprint"), str)
+             and isinstance(manifest.get("dense"), dict) and isinstance(manifest.get("passages"), int)
+             and isinstance(manifest.get("sources", {}), dict))
+    if not valid:
+        raise IndexLoadError(f"{path}: damaged manifest (missing or malformed fields); rebuild the index")
     return manifest
 
 
 def load_index(folder: str | Path, verify: bool = True) -> IndexData:
-    """Load an index; with ``verify`` every file is checked against the manifest's sha256 first."""
+    """Load an index; with ``verify`` every file is checked against the manifest's sha256 first.
+    A writer that replaces the index while it is being read makes the reader start again."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    for attempt in range(3):
+        manifest = read_manifest(folder)
+        try:
+            return _load(folder, manifest, verify)
+        except IndexLoadError:
+            try:
+                changed = read_manifest(folder).get("files") != manifest.get("files")
+            except IndexLoadError:
+                changed = False
+            if not changed or attempt == 2:
+                raise
+            log.info("index %s was replaced while loading; reading it again", folder)
+    raise AssertionError("unreachable")
+
+
+def _load(folder: Path, manifest: dict, verify: bool) -> IndexData:
     files = manifest["files"]
+    listed = files["sha256"]
     if verify:
-        for name, expected in files["sha256"].items():
+        unlisted = [n for n in (files["store"], files["dense"]) if n not in listed]
+        if not any(n.startswith(files["sparse"] + "/") for n in listed):
+            unlisted.append(files["sparse"])
+        if unlisted:
+            raise IndexLoadError(f"{folder / MANIFEST}: no checksum for {', '.join(unlisted)} (manifest altered); rebuild the index")
+        for name, expected in listed.items():
             path = folder / name
             if not path.is_file():
                 raise IndexLoadError(f"{path}: missing index file")
@@ -264,12 +431,17 @@ def load_index(folder: str | Path, verify: bool = True) -> IndexData:
         passages = [Passage.from_dict(json.loads(line)) for line in lines if line]
         dense = DenseIndex.from_file(folder / files["dense"], manifest["dense"]["type"])
         sparse = SparseIndex.load(folder / files["sparse"])
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        raise IndexLoadError(f"{folder}: cannot read index files ({error})") from None
+    except Exception as error:  # noqa: BLE001 — whatever the readers raise, the user gets one clear line
+        raise IndexLoadError(f"{folder}: cannot read index files ({type(error).__name__}: {error}); "
+                             f"rebuild the index") from None
     if not (len(passages) == len(dense) == sparse.size == manifest["passages"]):
         raise IndexLoadError(f"{folder}: index parts disagree ({len(passages)} passages, {len(dense)} vectors, "
                                 f"{sparse.size} BM25 rows, manifest says {manifest['passages']})")
+    dimension = manifest["model"].get("dimension")
+    if dimension is not None and len(dense) and dense.index.d != dimension:
+        raise IndexLoadError(f"{folder / files['dense']}: vectors have {dense.index.d} dimensions, "
+                             f"the model has {dimension}; rebuild the index")
     log.info("index %s: %d passages from %d articles, dense %s, model %s (weights %s…)", folder,
-             len(passages), manifest["articles"], manifest["dense"]["type"], manifest["model"]["name"],
+             len(passages), manifest.get("articles", "?"), manifest["dense"].get("type"), manifest["model"]["name"],
              manifest["model"]["fingerprint"][:12])
     return IndexData(passages, dense, sparse, manifest)

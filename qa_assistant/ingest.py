@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,47 @@ class IngestError(ValueError):
         where = self.path + (f":{line}" if line is not None else "")
         what = f" field '{field}':" if field else ""
         super().__init__(f"{where}:{what} {message}")
+
+
+class FileTooLargeError(IngestError):
+    """An input file over the per-file size limit (refused before it is read)."""
+
+
+MAX_FILE_MB = 10  # default per-file limit; a 10 MB page file is some 20,000 passages to embed
+MAX_FILE_ENV = "QA_ASSISTANT_MAX_FILE_MB"
+_MB = 1 << 20
+
+
+def max_file_bytes(limit_mb: float | None = None) -> int | None:
+    """The per-file size limit in bytes: ``limit_mb`` if given, else ``$QA_ASSISTANT_MAX_FILE_MB``, else
+    10 MB (1 MB = 2**20 bytes); 0 means no limit (None is returned)."""
+    if limit_mb is None:
+        raw = os.environ.get(MAX_FILE_ENV, "").strip()
+        try:
+            limit_mb = float(raw) if raw else MAX_FILE_MB
+        except ValueError:
+            raise ValueError(f"{MAX_FILE_ENV}={raw!r}: not a number of megabytes") from None
+    if limit_mb < 0:
+        raise ValueError(f"the file size limit must be 0 (no limit) or more megabytes, not {limit_mb:g}")
+    return None if limit_mb == 0 else int(limit_mb * _MB)
+
+
+def check_file_size(path: str | Path, limit: int | None) -> int:
+    """Refuse a file over ``limit`` bytes by its name, size and the limit, without reading it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise IngestError(path, f"cannot read: {error.strerror or error}") from None
+    if limit is not None and size > limit:
+        raise FileTooLargeError(
+            path, f"file is {_human(size)}, over the limit of {_human(limit)} per file; split it, or "
+                  f"raise the limit with {MAX_FILE_ENV}={int(size // _MB) + 1} (0 = no limit)")
+    return size
+
+
+def _human(size: int) -> str:
+    return f"{size / _MB:.4g} MB" if size >= _MB else f"{size / 1024:.4g} KB"
 
 
 @dataclass(frozen=True)
@@ -108,9 +150,15 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise IngestError(path, "no such file or folder")
 
 
-def load_articles(path: str | Path) -> list[Article]:
-    """All articles of one file, by its suffix (.jsonl articles, anything else a page)."""
+_DEFAULT_LIMIT = -1
+
+
+def load_articles(path: str | Path, max_bytes: int | None = _DEFAULT_LIMIT) -> list[Article]:
+    """All articles of one file, by its suffix (.jsonl articles, anything else a page). A file over the
+    size limit (``max_bytes``, default :func:`max_file_bytes`; None = no limit) is refused unread; an
+    empty file has no articles."""
     path = Path(path)
+    check_file_size(path, max_file_bytes() if max_bytes == _DEFAULT_LIMIT else max_bytes)
     source = str(path.resolve())
     if path.suffix.lower() == ".jsonl":
         return parse_jsonl(read_text(path), source)
@@ -292,6 +340,7 @@ def _assemble(blocks: list[_Block], source: str) -> Page:
             groups[-1][1].append(Paragraph(block.text, block.kind))
     banner: list[str] = []
     articles: list[Article] = []
+    used: set[str] = set()
     for index, (headings, paragraphs) in enumerate(groups):
         if not paragraphs:  # trailing headings with no text: keep them as text, never drop words
             paragraphs = [Paragraph(h, "body") for h in headings]
@@ -303,6 +352,11 @@ def _assemble(blocks: list[_Block], source: str) -> Page:
         title = headings[0] if headings else Path(source).stem
         subtitle = "，".join(headings[1:])
         article_id = page_article_id(source, title, paragraphs[0].text)
+        base, repeat = article_id, 1
+        while article_id in used:  # the same headline and first paragraph twice on a page: ids stay unique
+            repeat += 1
+            article_id = f"{base}-{repeat}"
+        used.add(article_id)
         articles.append(_make_article(article_id, title, subtitle, tuple(paragraphs), source))
     return Page(source=source, articles=tuple(articles), banner=tuple(banner))
 

@@ -3,6 +3,7 @@
 their top lists, and ignores a BM25 list that carries no signal (all zero, e.g. an English question)."""
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -15,6 +16,14 @@ from .answer_type import question_type, type_matches
 from .text import search_tokens, to_simplified
 
 MODES = ("hybrid", "dense", "bm25")
+
+
+def _quiet_bm25s() -> None:
+    import bm25s  # noqa: F401  (it sets its own logger to DEBUG when imported)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+_quiet_bm25s()
 # Fusion settings measured on the sample page's question set and CMRC 2018 trial (notebooks/):
 # z-scored fusion beat reciprocal-rank fusion on both (hit@1 0.90 vs 0.86, 0.960 vs 0.947).
 CANDIDATES = 50

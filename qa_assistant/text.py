@@ -20,7 +20,9 @@ STOPWORDS = frozenset(
     "的 了 和 与 及 或 在 是 为 对 把 被 由 从 向 到 给 将 就 都 也 还 又 并 而 等 之 其 该 这 那 这些 那些 "
     "这个 那个 此 一 个 们 他 她 它 他们 她们 它们 我 我们 你 你们 有 没有 上 下 中 里 时 后 前 "
     "呀 啊 吧 嘛 哦 着 过 地 得 所 以 于 则 即 但 让 使 要 会 能 the a an of to in on for is are was were do does did "
-    "and or by with at from as be been".split()) | QUESTION_WORDS
+    "and or by with at from as be been "
+    "具体 主要 一共 总共 最后 目前 这次 这回 这场 那场 那篇 这篇 那次 里面 其中 都 请 还 "
+    "哪几 哪几个 几个 哪一 哪一个 哪种 哪类 哪一类 叫 叫做 名字 什么样 怎样 一个".split()) | QUESTION_WORDS
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,6 +119,11 @@ def search_tokens(text: str, drop_stopwords: bool = True) -> list[str]:
             continue
         tokens.append(word)
     return tokens
+
+
+def word_tokens(text: str) -> list[str]:
+    """Plain jieba words of the normalised text (no sub-words, nothing dropped)."""
+    return [w for w in _jieba().lcut(normalise(text)) if w.strip()]
 
 
 def content_terms(text: str) -> list[str]:

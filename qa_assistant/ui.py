@@ -1,4 +1,5 @@
-"""The chat page: a Gradio 6 Blocks app over one loaded :class:`~qa_assistant.Assistant`.
+"""The chat page: a Gradio 6 Blocks app over one loaded :class:`~qa_assistant.Assistant`, shared by every
+session (answering only reads the index and the model; several answers run at once, see DEFAULT_CONCURRENCY).
 
 Each reply is the assistant's quoted answer (one-line answer, block quotes with the answering
 sentence in bold, citations 「[1]《标题》第N段」) followed by a collapsible list of every retrieved
@@ -28,7 +29,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr
 
-from .answer import NOT_FOUND, Answer
+from .answer import Answer, escape_markdown
 from .assistant import Assistant, QuestionError
 from .retrieve import MODES
 
@@ -70,15 +71,6 @@ CSS = """
 
 # ------------------------------------------------------------------ escaping and rendering
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def escape_markdown(text: str) -> str:
-    """Show ``text`` literally inside Markdown: no HTML, no formatting."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 def _h(text: Any) -> str:
     """HTML-escape one value; newlines become spaces so an HTML block never ends early."""
     return html.escape(str(text), quote=True).replace("\r", " ").replace("\n", " ")
@@ -119,32 +111,10 @@ def render_hits(answer: Answer, k: int, seconds: float | None = None) -> str:
             f'<ol>{"".join(items)}</ol></details>')
 
 
-def _quote_markdown(quote) -> str:
-    """One quoted passage as a block quote: escaped text, the answering sentences in <strong>, the citation.
-    <strong> rather than ``**``: CommonMark does not close ``**`` between CJK punctuation and a letter
-    (e.g. ``**…。**同时``), so Markdown emphasis would show literal asterisks."""
-    text, pieces, cursor = quote.passage.text, [], 0
-    for span in sorted(quote.highlights, key=lambda s: s.start):
-        if span.start < cursor:
-            continue
-        pieces.append(escape_markdown(text[cursor:span.start]))
-        pieces.append(f"<strong>{escape_markdown(text[span.start:span.end])}</strong>")
-        cursor = span.end
-    pieces.append(escape_markdown(text[cursor:]))
-    return f"> {''.join(pieces)}\n> — \\[{quote.number}\\]{escape_markdown(quote.passage.citation)}"
-
-
 def render_answer(answer: Answer, k: int, seconds: float | None = None) -> str:
     """The chat reply: the one-line answer, each quote with its citation, then every retrieved passage.
-    Built from the answer's parts (the same content as ``Answer.reply``), with all corpus and user text escaped."""
-    if answer.found and answer.quotes:
-        first = answer.quotes[0]
-        sentence = first.highlight_texts[0] if first.highlights else ""
-        parts = [f"<strong>答：</strong>{escape_markdown(sentence)} \\[{first.number}\\]"]
-        parts += [_quote_markdown(quote) for quote in answer.quotes]
-    else:  # the question is the user's text: shown escaped
-        parts = [f"<strong>{NOT_FOUND}</strong>：资料中没有能回答「{escape_markdown(answer.question)}」的段落。"
-                 "可以换个问法，或问问资料里报道过的人和事。"]
+    ``Answer.reply`` already shows corpus and user text escaped; everything added here is escaped too."""
+    parts = [answer.reply.rstrip()]
     if answer.query and answer.query != answer.question:
         parts.append(f'<p class="qa-note">已结合上文检索：「{_h(answer.query)}」</p>')
     hits = render_hits(answer, k, seconds)

@@ -280,7 +280,7 @@ def test_browser_chat(page):
 # ------------------------------------------------------------------ rendering (no server)
 
 def test_rendered_reply_escapes_corpus_and_question_text():
-    from qa_assistant.answer import Answer, Quote
+    from qa_assistant.answer import Answer, Quote, not_found_reply, render_reply
     from qa_assistant.passages import Passage
     from qa_assistant.retrieve import Hit
     from qa_assistant.text import Span
@@ -292,11 +292,12 @@ def test_rendered_reply_escapes_corpus_and_question_text():
     sentence = Span(text.index("第二句"), len(text))
     quote = Quote(1, passage, 0.03, 0.9, 3.0, (sentence,))
     hit = Hit(passage, 0.03, 0.9, 3.0, 0)
-    found = render_answer(Answer("问题", True, "", (quote,), (hit,), "问题", "hybrid"), 5)
-    lost = render_answer(Answer(f"问{SCRIPT}", False, "", (), (hit,), f"问{SCRIPT}", "hybrid"), 5)
+    found = render_answer(Answer("问题", True, render_reply([quote]), (quote,), (hit,), "问题", "hybrid"), 5)
+    lost = render_answer(Answer(f"问{SCRIPT}", False, not_found_reply(f"问{SCRIPT}"), (), (hit,), f"问{SCRIPT}",
+                                "hybrid"), 5)
     for reply in (found, lost):
         assert "<script" not in reply and "<img" not in reply
         assert "&lt;script&gt;" in reply and "&lt;img" in reply
     assert "<strong>第二句有\\*星号\\*和&lt;img" in found  # highlighted, Markdown characters escaped
-    assert "\\[1\\]《标题&lt;img src=x onerror=alert\\(1\\)&gt;》第2段" in found
+    assert "[1] 《标题&lt;img src=x onerror=alert\\(1\\)&gt;》第2段" in found
     assert "<mark>" in found and "<details" in found and "未找到" in lost

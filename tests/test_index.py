@@ -1,0 +1,449 @@
+"""The index folder and incremental updates, without the model: atomic content-named saves, checksums
+that catch truncated or altered files, the write lock, and ``Assistant.index``/``remove`` bookkeeping
+(a deterministic stand-in encoder counts what gets embedded)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_assistant.assistant import Assistant
+from qa_assistant.embedder import ModelInfo, ModelMismatchError
+from qa_assistant.index import (LOCK, MANIFEST, IndexLoadError, IndexLockedError, build_index_data,
+                                check_index_folder, load_index, save_index, write_lock)
+from qa_assistant.ingest import IngestError
+from qa_assistant.passages import char_window, embedding_text
+
+DIM = 16
+
+
+class FakeEmbedder:
+    """Deterministic unit vectors from a hash of what the real encoder would see; counts passages encoded."""
+
+    def __init__(self, fingerprint: str = "f" * 64):
+        self.info = ModelInfo(name="fake", path="", fingerprint=fingerprint, dimension=DIM, max_tokens=512)
+        self.fits = char_window(300)
+        self.encoded: list[str] = []
+
+    @staticmethod
+    def _vector(text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def encode_passages(self, headings, texts, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        seen = [embedding_text(h, t) for h, t in zip(headings, texts)]
+        self.encoded += seen
+        return np.stack([self._vector(s) for s in seen]) if seen else np.zeros((0, DIM), np.float32)
+
+    def encode_queries(self, questions) -> np.ndarray:
+        return np.stack([self._vector(q) for q in questions])
+
+
+def new_assistant(folder: Path | None, embedder: FakeEmbedder | None = None) -> Assistant:
+    embedder = embedder or FakeEmbedder()
+    data = build_index_data([], np.zeros((0, DIM), np.float32), embedder.info.to_dict())
+    return Assistant(data, embedder, folder)
+
+
+def reopen(folder: Path, embedder: FakeEmbedder | None = None) -> Assistant:
+    return Assistant(load_index(folder), embedder or FakeEmbedder(), folder)
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file of an index folder but the manifest (whose ``updated`` time moves) and the lock."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (MANIFEST, LOCK)}
+
+
+ARTICLES = [
+    {"id": "a1", "title": "春节慰问", "text": "区总工会走访慰问困难职工。\n\n送上米面油等慰问品。"},
+    {"id": "a2", "title": "技能比赛", "text": "全市职工技能大赛举行。"},
+]
+
+
+@pytest.fixture
+def built(tmp_path, sample_page):
+    """A small index of the sample page and a two-article JSONL, saved in tmp."""
+    (tmp_path / "in").mkdir()
+    news = write_jsonl(tmp_path / "in" / "news.jsonl", ARTICLES)
+    shutil.copy(sample_page, tmp_path / "in" / sample_page.name)
+    assistant = new_assistant(tmp_path / "idx")
+    assistant.index([tmp_path / "in"])
+    return assistant, tmp_path / "idx", tmp_path / "in", news
+
+
+# ---------------------------------------------------------------- save / load
+
+def test_files_are_content_named_and_checksummed(built):
+    assistant, folder, _, _ = built
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    files = manifest["files"]
+    store = (folder / files["store"]).read_bytes()
+    assert files["store"] == f"passages-{hashlib.sha256(store).hexdigest()[:12]}.jsonl"
+    on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST, LOCK}
+    assert set(files["sha256"]) == on_disk
+    for name, digest in files["sha256"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    data = load_index(folder)
+    assert [p.id for p in data.passages] == [p.id for p in assistant.passages]
+    assert np.allclose(data.dense.vectors(), assistant.data.dense.vectors())
+
+
+def _damage(path: Path, how: str) -> None:
+    raw = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif how == "flip":
+        middle = len(raw) // 2
+        path.write_bytes(raw[:middle] + bytes([raw[middle] ^ 0x01]) + raw[middle + 1:])
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["truncate", "flip", "delete"])
+@pytest.mark.parametrize("part", ["store", "dense", "sparse"])
+def test_damaged_file_is_named_never_loaded(built, tmp_path, part, how):
+    _, folder, _, _ = built
+    files = json.loads((folder / MANIFEST).read_text())["files"]
+    target = folder / files[part]
+    if part == "sparse":
+        target = sorted(p for p in target.iterdir() if p.suffix == ".npy")[0]
+    _damage(target, how)
+    with pytest.raises(IndexLoadError, match=rf"{target.name}.*(checksum mismatch|missing index file)"):
+        load_index(folder)
+
+
+def test_damaged_file_without_verification_is_still_a_clear_error(built):
+    _, folder, _, _ = built
+    files = json.loads((folder / MANIFEST).read_text())["files"]
+    _damage(folder / files["dense"], "truncate")
+    with pytest.raises(IndexLoadError, match="cannot read index files|disagree"):
+        load_index(folder, verify=False)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text[: len(text) // 2], "damaged manifest"),
+    (lambda text: "", "damaged manifest"),
+    (lambda text: json.dumps({**json.loads(text), "files": None}), "damaged manifest"),
+    (lambda text: json.dumps({**json.loads(text), "format": "other"}), "not a qa-assistant index"),
+    (lambda text: json.dumps({**json.loads(text), "format_version": 99}), "format 99 is not supported"),
+    (lambda text: json.dumps({**json.loads(text), "passages": 3}), "index parts disagree"),
+])
+def test_damaged_manifest_is_named(built, edit, message):
+    _, folder, _, _ = built
+    manifest = folder / MANIFEST
+    manifest.write_text(edit(manifest.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match=message):
+        load_index(folder)
+
+
+def test_manifest_pointing_at_an_unlisted_file_is_refused(built):
+    _, folder, _, _ = built
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"]["store"] = "passages-000000000000.jsonl"
+    (folder / "passages-000000000000.jsonl").write_text("")
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match="no checksum for passages-000000000000.jsonl"):
+        load_index(folder)
+    manifest["files"]["store"] = "../../etc/passwd"
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match="damaged manifest"):
+        load_index(folder)
+
+
+def test_missing_file_and_foreign_folders(tmp_path):
+    with pytest.raises(IndexLoadError, match="no such index folder"):
+        load_index(tmp_path / "nowhere")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(IndexLoadError, match="is a file, not an index folder"):
+        load_index(tmp_path / "a-file")
+    with pytest.raises(IndexLoadError, match="is a file, not an index folder"):
+        check_index_folder(tmp_path / "a-file")
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    with pytest.raises(IndexLoadError, match="not an index"):
+        load_index(docs)
+    check_index_folder(docs)  # empty: fine to build in
+    (docs / "thesis.docx").write_text("mine")
+    with pytest.raises(IndexLoadError, match=r"not an index .*not empty \(thesis.docx\)"):
+        check_index_folder(docs)
+    with pytest.raises(IndexLoadError, match="not empty"):
+        new_assistant(docs).index([])
+    assert sorted(p.name for p in docs.iterdir()) == ["thesis.docx"]  # nothing written among the user's files
+    crashed = tmp_path / "crashed"
+    (crashed / ".tmp-abc").mkdir(parents=True)
+    (crashed / "passages-0123.jsonl").write_text("")
+    check_index_folder(crashed)  # leftovers of a first build that was killed: fine to build in
+
+
+def test_saving_the_same_content_again_keeps_names_and_repairs_a_damaged_bm25_folder(built):
+    assistant, folder, _, _ = built
+    before = snapshot(folder)
+    files = json.loads((folder / MANIFEST).read_text())["files"]
+    bm25 = folder / files["sparse"]
+    (bm25 / "size.json").write_text('{"size": 1}')
+    with pytest.raises(IndexLoadError, match="size.json: checksum mismatch"):
+        load_index(folder)
+    save_index(assistant.data, folder)
+    assert snapshot(folder) == before
+    assert json.loads((folder / MANIFEST).read_text())["files"] == files
+    load_index(folder)
+
+
+def test_stale_files_and_crash_leftovers_are_removed_after_a_save(built):
+    assistant, folder, _, _ = built
+    (folder / ".tmp-crashed").mkdir()
+    (folder / ".tmp-crashed" / "passages-x.jsonl").write_text("half")
+    (folder / "passages-deadbeef0000.jsonl").write_text("old")
+    (folder / "notes.txt").write_text("not ours")
+    assistant.remove(["a2"])
+    names = sorted(p.name for p in folder.iterdir())
+    files = json.loads((folder / MANIFEST).read_text())["files"]
+    assert names == sorted([MANIFEST, LOCK, "notes.txt", files["store"], files["dense"], files["sparse"]])
+
+
+# ---------------------------------------------------------------- the write lock
+
+def _lock_holder(folder: Path) -> subprocess.Popen:
+    code = ("import sys, time\nfrom qa_assistant.index import write_lock\n"
+            "with write_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_second_writer_is_refused_naming_the_first_and_a_killed_writer_leaves_no_stale_lock(built):
+    assistant, folder, inputs, news = built
+    before = snapshot(folder)
+    holder = _lock_holder(folder)
+    try:
+        with pytest.raises(IndexLockedError, match=rf"index is being written by pid {holder.pid}"):
+            save_index(assistant.data, folder)
+        write_jsonl(news, ARTICLES + [{"id": "a3", "title": "新文章", "text": "新的一段。"}])
+        with pytest.raises(IndexLockedError, match=str(holder.pid)):
+            assistant.index([inputs])
+        with pytest.raises(IndexLockedError):
+            assistant.remove(["a1"])
+        assert snapshot(folder) == before
+        load_index(folder)  # readers are never blocked
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    report = assistant.index([inputs])  # the kernel released the killed holder's lock
+    assert report.passages_added == 1
+
+
+def test_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(tmp_path):
+    folder = tmp_path / "idx"
+    errors = []
+    with write_lock(folder):
+        with write_lock(folder):
+            pass
+        thread = threading.Thread(target=lambda: errors.append(_try_lock(folder)))
+        thread.start()
+        thread.join()
+    assert "another thread" in errors[0]
+    with write_lock(folder):  # released
+        pass
+    assert (folder / LOCK).read_text() == ""
+
+
+def _try_lock(folder: Path) -> str:
+    try:
+        with write_lock(folder):
+            return "acquired"
+    except IndexLockedError as error:
+        return str(error)
+
+
+def test_a_writer_that_loaded_an_older_version_does_not_lose_the_newer_one(built, tmp_path):
+    _, folder, inputs, _ = built
+    first, second = reopen(folder), reopen(folder)
+    extra1 = write_jsonl(tmp_path / "one.jsonl", [{"id": "n1", "title": "一", "text": "第一篇新文章。"}])
+    extra2 = write_jsonl(tmp_path / "two.jsonl", [{"id": "n2", "title": "二", "text": "第二篇新文章。"}])
+    first.index([extra1])
+    second.index([extra2])  # loaded before first saved: it must build on first's save
+    ids = {p.article_id for p in load_index(folder).passages}
+    assert {"n1", "n2", "a1", "a2"} <= ids
+
+
+def test_another_model_cannot_update_the_index(built):
+    _, folder, inputs, _ = built
+    other = new_assistant(folder, FakeEmbedder(fingerprint="0" * 64))
+    with pytest.raises(ModelMismatchError, match="built with model fake"):
+        other.index([inputs])
+
+
+# ---------------------------------------------------------------- incremental updates
+
+def test_indexing_unchanged_files_again_changes_nothing(built):
+    assistant, folder, inputs, _ = built
+    before = snapshot(folder)
+    manifest = (folder / MANIFEST).read_bytes()
+    fresh = reopen(folder)
+    report = fresh.index([inputs])
+    assert (report.files_unchanged, report.passages_added, report.passages_removed, report.passages_embedded) == (2, 0, 0, 0)
+    assert fresh.embedder.encoded == []
+    assert snapshot(folder) == before and (folder / MANIFEST).read_bytes() == manifest  # not even rewritten
+    forced = fresh.index([inputs], force=True)
+    assert forced.passages_embedded == 0 and forced.files_unchanged == 0
+    assert snapshot(folder) == before
+
+
+def test_same_folder_into_two_new_indexes_gives_byte_identical_stores(built, tmp_path):
+    _, folder, inputs, _ = built
+    other = new_assistant(tmp_path / "idx2")
+    other.index([inputs])
+    assert snapshot(tmp_path / "idx2") == snapshot(folder)
+
+
+def test_changed_file_replaces_its_passages_and_reuses_unchanged_vectors(built):
+    assistant, folder, inputs, news = built
+    page_passages = [p for p in assistant.passages if p.source.endswith(".txt")]
+    rows = [dict(ARTICLES[0], text="区总工会走访慰问困难职工。\n\n送上米面油和棉被。"), ARTICLES[1]]
+    write_jsonl(news, rows)
+    fresh = reopen(folder)
+    report = fresh.index([inputs])
+    assert (report.files_unchanged, report.passages_added, report.passages_removed, report.passages_embedded) == (1, 1, 1, 1)
+    assert fresh.embedder.encoded == ["春节慰问\n送上米面油和棉被。"]
+    texts = [p.text for p in load_index(folder).passages]
+    assert "送上米面油和棉被。" in texts and "送上米面油等慰问品。" not in texts
+    assert len(texts) == len(set(texts))
+    assert [p for p in fresh.passages if p.source.endswith(".txt")] == page_passages
+
+
+def test_new_heading_re_embeds_the_paragraphs_under_it(built):
+    _, folder, inputs, news = built
+    write_jsonl(news, [dict(ARTICLES[0], title="新春慰问"), ARTICLES[1]])
+    fresh = reopen(folder)
+    report = fresh.index([inputs])
+    assert report.passages_embedded == 2 and report.passages_total == len(fresh.passages)
+    assert all(text.startswith("新春慰问\n") for text in fresh.embedder.encoded)
+    vectors = load_index(folder).dense.vectors()
+    for row, passage in enumerate(fresh.passages):
+        assert np.allclose(vectors[row], FakeEmbedder._vector(embedding_text(passage.heading, passage.text)))
+
+
+def test_article_moved_to_another_jsonl_file_replaces_the_old_one(built):
+    assistant, folder, inputs, news = built
+    moved = inputs / "later.jsonl"
+    write_jsonl(moved, [dict(ARTICLES[1], text="全市职工技能大赛举行。")])
+    report = reopen(folder).index([moved])  # only the new file: a1 stays, a2 now comes from later.jsonl
+    data = load_index(folder)
+    a2 = [p for p in data.passages if p.article_id == "a2"]
+    assert len(a2) == 1 and a2[0].source == str(moved.resolve())
+    assert report.passages_embedded == 0  # same text, same heading: vector reused
+    assert sorted(data.manifest["sources"]) == sorted(str(p.resolve()) for p in (news, moved, inputs / "page_000.txt"))
+    write_jsonl(news, [ARTICLES[0]])  # the article is taken out of its old file as well
+    reopen(folder).index([inputs])
+    data = load_index(folder)
+    assert len([p for p in data.passages if p.article_id == "a2"]) == 1
+    assert len({p.id for p in data.passages}) == len(data.passages)
+
+
+def test_same_article_id_in_two_files_of_one_run_is_refused(built, tmp_path):
+    _, folder, inputs, news = built
+    before = snapshot(folder)
+    write_jsonl(inputs / "copy.jsonl", [ARTICLES[1]])
+    write_jsonl(news, ARTICLES + [{"id": "a9", "title": "新", "text": "新段落。"}])
+    with pytest.raises(IngestError, match=r"news.jsonl: field 'id': article id 'a2' is also in .*copy.jsonl"):
+        reopen(folder).index([inputs])
+    assert snapshot(folder) == before
+
+
+def test_remove_by_article_id_file_name_and_path(built):
+    assistant, folder, inputs, news = built
+    total = len(assistant.passages)
+    assert assistant.remove(["a2"]) == 1
+    assert assistant.remove(["nothing-like-this"]) == 0
+    assert assistant.remove([str(news)]) == 2
+    assert {p.article_id for p in load_index(folder).passages}.isdisjoint({"a1", "a2"})
+    assert list(load_index(folder).manifest["sources"]) == [str((inputs / "page_000.txt").resolve())]
+    assert assistant.remove(["page_000.txt"]) == total - 3
+    data = load_index(folder)
+    assert data.passages == [] and len(data.dense) == 0 and data.manifest["sources"] == {}
+    report = reopen(folder).index([inputs])  # everything comes back, vectors re-made
+    assert report.passages_total == total
+
+
+def test_removed_article_of_an_unchanged_file_stays_removed(built):
+    assistant, folder, inputs, _ = built
+    assistant.remove(["a1"])
+    report = reopen(folder).index([inputs])
+    assert report.passages_added == 0 and "a1" not in {p.article_id for p in load_index(folder).passages}
+
+
+# ---------------------------------------------------------------- crash at every step of a save
+
+def _die_at(step: int, folder: Path) -> None:
+    """In this (forked) process, SIGKILL itself just before its ``step``-th change to ``folder``."""
+    count = 0
+    inside = str(folder.resolve()) + os.sep
+
+    def lethal(real):
+        def call(*args, **kwargs):
+            nonlocal count
+            if os.path.realpath(str(args[0])).startswith(inside):
+                count += 1
+                if count == step:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+        return call
+    os.replace, os.unlink, shutil.rmtree = lethal(os.replace), lethal(os.unlink), lethal(shutil.rmtree)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("change", ["new article", "same content"])
+def test_kill_at_every_step_of_a_save(built, tmp_path, change):
+    """A writer killed just before each rename or removal of a save leaves the old index or the new
+    one, complete and verified; never a mixture. Saving the same content again (same file names)
+    never touches the live files."""
+    _, folder, _, _ = built
+    states = []
+    for step in range(1, 30):
+        extra = write_jsonl(tmp_path / f"more{step}.jsonl", [{"id": f"m{step}", "title": "再", "text": f"第{step}段。"}])
+        manifest, before = (folder / MANIFEST).read_bytes(), load_index(folder).passages
+        pid = os.fork()
+        if pid == 0:  # the writer
+            code = 3
+            try:
+                _die_at(step, folder)
+                if change == "new article":
+                    reopen(folder).index([extra])
+                else:
+                    save_index(load_index(folder), folder)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status):
+            assert os.WEXITSTATUS(status) == 0
+            break  # this save has fewer steps: all were covered
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        data = load_index(folder)
+        old = (folder / MANIFEST).read_bytes() == manifest
+        if change == "new article":
+            assert (f"m{step}" in {p.article_id for p in data.passages}) != old
+        else:
+            assert data.passages == before
+        assert len(data.passages) == len(data.dense) == data.sparse.size
+        states.append("old" if old else "new")
+    assert "old" in states and "new" in states and len(states) >= 3, states
+    reopen(folder).index(sorted(tmp_path.glob("more*.jsonl")))
+    files = json.loads((folder / MANIFEST).read_text())["files"]
+    assert {p.name for p in folder.iterdir()} == {MANIFEST, LOCK, files["store"], files["dense"], files["sparse"]}

@@ -1,0 +1,376 @@
+"""Reliability: every bad input gets a clear answer and leaves the index as it was; a writer killed
+with SIGKILL at any moment leaves a loadable index that still answers; two writers never mix.
+
+Model-free tests use the stand-in encoder of test_index; the e2e ones use the real model (the session
+index, copied before anything writes to it) and real ``qa-assistant`` subprocesses."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa_assistant import Assistant
+from qa_assistant.index import MANIFEST, IndexLoadError, load_index
+from qa_assistant.ingest import MAX_FILE_ENV, FileTooLargeError, IngestError, max_file_bytes
+from test_index import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "经开区总工会慰问了哪些企业？"
+COMPANY = "北京先瑞达医疗科技有限公司"
+
+
+def _cmrc_corpus() -> Path:
+    for folder in (ROOT / "qa_assistant" / "data", Path("/work/shared/data")):
+        path = folder / "cmrc2018_trial" / "corpus.jsonl"
+        if path.is_file():
+            return path
+    pytest.skip("CMRC 2018 trial corpus not found")
+
+
+@pytest.fixture
+def small(tmp_path, sample_page):
+    """A model-free index of the sample page; the folder of inputs to add bad files to."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(sample_page, inputs / sample_page.name)
+    assistant = new_assistant(tmp_path / "idx")
+    assistant.index([inputs])
+    return assistant, tmp_path / "idx", inputs
+
+
+def refused_and_intact(folder: Path, inputs: list[Path], match: str) -> IngestError:
+    before, manifest = snapshot(folder), (folder / MANIFEST).read_bytes()
+    with pytest.raises(IngestError, match=match) as caught:
+        reopen(folder).index(inputs)
+    assert snapshot(folder) == before and (folder / MANIFEST).read_bytes() == manifest
+    load_index(folder)
+    return caught.value
+
+
+# ---------------------------------------------------------------- bad inputs (no model)
+
+@pytest.mark.parametrize("name,content", [("empty.txt", b""), ("blank.txt", b"\n \n\t\r\n\xe3\x80\x80\n"),
+                                          ("empty.jsonl", b"\n\n"), ("empty.md", b"")])
+def test_empty_file_is_skipped_with_a_warning(small, caplog, name, content):
+    _, folder, inputs = small
+    (inputs / name).write_bytes(content)
+    write_jsonl(inputs / "news.jsonl", ARTICLES)
+    with caplog.at_level(logging.WARNING, logger="qa_assistant.assistant"):
+        report = reopen(folder).index([inputs])
+    assert f"{name}: empty file (no text), skipped" in caplog.text
+    assert report.files_skipped == 1 and report.passages_added == 3  # the other new file still goes in
+    assert str((inputs / name).resolve()) not in load_index(folder).manifest["sources"]
+
+
+def test_emptied_file_takes_its_passages_out(small):
+    _, folder, inputs = small
+    news = write_jsonl(inputs / "news.jsonl", ARTICLES)
+    reopen(folder).index([inputs])
+    news.write_text("")
+    report = reopen(folder).index([inputs])
+    assert report.passages_removed == 3 and report.files_skipped == 1
+    assert not {"a1", "a2"} & {p.article_id for p in load_index(folder).passages}
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "looks like a binary file"),
+    ("archive.jsonl", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + os.urandom(2048), "looks like a binary file"),
+    ("utf16.txt", "经开区总工会。".encode("utf-16"), "looks like a binary file"),
+    ("controls.md", bytes(range(1, 32)) * 40, "looks like a binary file"),
+    ("garbage.txt", b"\xff\xfe\xfd" * 100, "not valid UTF-8 or GB18030"),
+])
+def test_binary_or_undecodable_file_refuses_the_run(small, name, content, message):
+    _, folder, inputs = small
+    write_jsonl(inputs / "news.jsonl", ARTICLES)
+    (inputs / name).write_bytes(content)
+    refused_and_intact(folder, [inputs], rf"{name}: {message}")
+
+
+def test_gbk_and_gb18030_pages_index_like_utf8(small, sample_page, tmp_path):
+    assistant, folder, _ = small
+    text = sample_page.read_text(encoding="utf-8")
+    for encoding in ("gbk", "gb18030", "utf-8-sig"):
+        other = tmp_path / encoding
+        other.mkdir()
+        (other / sample_page.name).write_bytes(text.encode(encoding))
+        fresh = reopen(folder)
+        report = fresh.index([other / sample_page.name])
+        # the same articles (ids, headings, texts) from another file: they move there, no vector is re-made
+        assert report.passages_embedded == 0 and fresh.embedder.encoded == []
+        assert [(p.id, p.heading, p.text) for p in fresh.passages] == [(p.id, p.heading, p.text) for p in assistant.passages]
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"id": "x", "title": "t"', r"invalid JSON \(Expecting ',' delimiter"),
+    ('{"id": "x", "title": "t"}', "field 'text': is missing"),
+    ('{"id": "x", "title": 5, "text": "正文。"}', "field 'title': must be a string"),
+    ('{"id": "", "title": "t", "text": "正文。"}', "field 'id': must be a non-empty"),
+    ('{"id": "a1", "title": "t", "text": "正文。"}', "field 'id': duplicate id 'a1' \\(first on line 1\\)"),
+    ('{"id": "x", "title": "t", "text": "  "}', "field 'text': is empty"),
+    ('"just a string"', "expected a JSON object"),
+])
+def test_malformed_jsonl_line_refuses_the_whole_run(small, line, message):
+    _, folder, inputs = small
+    write_jsonl(inputs / "good.jsonl", [{"id": "g", "title": "好", "text": "这一篇没有问题。"}])
+    bad = inputs / "bad.jsonl"
+    bad.write_text(json.dumps(ARTICLES[0], ensure_ascii=False) + "\n" + line + "\n" + json.dumps(ARTICLES[1]) + "\n",
+                   encoding="utf-8")
+    error = refused_and_intact(folder, [inputs], rf"bad.jsonl:2: {message}")
+    assert error.line == 2 and error.path == str(bad.resolve())
+
+
+def _big_page(path: Path, megabytes: int, sample_page: Path) -> Path:
+    block = sample_page.read_text(encoding="utf-8").encode("utf-8")
+    with open(path, "wb") as handle:
+        for copy in range(megabytes * (1 << 20) // len(block) + 1):
+            handle.write(block.replace("经开区".encode(), f"经开区{copy}".encode()))
+    return path
+
+
+def test_50_mb_file_is_refused_unread_by_name_size_and_limit(small, sample_page, tmp_path, monkeypatch):
+    _, folder, inputs = small
+    big = _big_page(inputs / "archive.txt", 50, sample_page)
+    write_jsonl(inputs / "news.jsonl", ARTICLES)
+
+    def no_reading(path):
+        raise AssertionError(f"{path} was read")
+    monkeypatch.setattr("qa_assistant.ingest.read_text", no_reading)  # refused before any file is read
+    started = time.perf_counter()
+    error = refused_and_intact(folder, [inputs], r"archive.txt: file is 50(\.\d+)? MB, over the limit of 10 MB per file")
+    assert isinstance(error, FileTooLargeError) and f"{MAX_FILE_ENV}=51" in str(error)
+    assert time.perf_counter() - started < 30
+    assert big.stat().st_size > 50 * (1 << 20)
+
+
+def test_size_limit_can_be_raised_and_an_unchanged_big_file_is_not_refused(small, sample_page, monkeypatch):
+    _, folder, inputs = small
+    big = _big_page(inputs / "twice.txt", 0, sample_page)  # one copy of the page, some 10 KB
+    with pytest.raises(FileTooLargeError, match=r"twice.txt: file is \d+(\.\d+)? KB, over the limit of 5\.1\d* KB per file"):
+        reopen(folder).index([big], max_file_mb=0.005)
+    monkeypatch.setenv(MAX_FILE_ENV, "0.005")
+    with pytest.raises(FileTooLargeError):
+        reopen(folder).index([big])
+    monkeypatch.setenv(MAX_FILE_ENV, "0")  # no limit
+    assert reopen(folder).index([big]).passages_total > 0
+    monkeypatch.setenv(MAX_FILE_ENV, "0.005")
+    assert reopen(folder).index([inputs]).files_unchanged == 2  # already indexed and unchanged: not re-read
+    monkeypatch.setenv(MAX_FILE_ENV, "ten")
+    with pytest.raises(ValueError, match=f"{MAX_FILE_ENV}='ten': not a number of megabytes"):
+        max_file_bytes()
+
+
+def test_missing_input_and_folder_without_inputs(small, tmp_path, caplog):
+    _, folder, _ = small
+    refused_and_intact(folder, [tmp_path / "nope.txt"], "nope.txt: no such file or folder")
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "a.jpg").write_bytes(b"\xff\xd8")
+    with caplog.at_level(logging.WARNING, logger="qa_assistant.assistant"):
+        assert reopen(folder).index([tmp_path / "pictures"]).files_read == 0
+    assert "pictures: no .txt, .md or .jsonl files" in caplog.text
+
+
+def test_failed_first_build_leaves_no_folder(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    with pytest.raises(IngestError, match="bad.jsonl:1"):
+        new_assistant(tmp_path / "new-index").index([bad])
+    assert not (tmp_path / "new-index").exists()
+
+
+# ---------------------------------------------------------------- real model, real processes
+
+def cli(*args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "qa_assistant.cli", "-q", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def answers(folder: Path, embedder) -> str:
+    """The first quoted passage for the question, from the index as saved (checksums verified)."""
+    answer = Assistant(load_index(folder), embedder, folder).ask(QUESTION)
+    assert answer.found and answer.quotes
+    return answer.quotes[0].passage.text
+
+
+@pytest.fixture
+def index_copy(sample_index, tmp_path):
+    copy = tmp_path / "idx"
+    shutil.copytree(sample_index, copy)
+    return copy
+
+
+@pytest.mark.e2e
+def test_reindexing_embeds_nothing_and_keeps_answers(index_copy, assistant, sample_page, tmp_path):
+    before, first = snapshot(index_copy), answers(index_copy, assistant.embedder)
+    again = Assistant(load_index(index_copy), _Counting(assistant.embedder), index_copy)
+    report = again.index([sample_page])
+    assert (report.files_unchanged, report.passages_added, report.passages_embedded) == (1, 0, 0)
+    forced = again.index([sample_page], force=True)
+    assert (forced.passages_added, forced.passages_removed, forced.passages_embedded) == (0, 0, 0)
+    assert again.embedder.calls == 0
+    assert snapshot(index_copy) == before and answers(index_copy, assistant.embedder) == first
+    # the same page in GBK from another folder: the same articles, moved, nothing re-embedded
+    gbk = tmp_path / "gbk"
+    gbk.mkdir()
+    (gbk / sample_page.name).write_bytes(sample_page.read_text(encoding="utf-8").encode("gbk"))
+    report = again.index([gbk])
+    assert (report.passages_added, report.passages_embedded, again.embedder.calls) == (0, 0, 0)
+    assert {p.source for p in load_index(index_copy).passages} == {str((gbk / sample_page.name).resolve())}
+    assert COMPANY in answers(index_copy, assistant.embedder)
+
+
+class _Counting:
+    def __init__(self, embedder):
+        self.inner, self.calls = embedder, 0
+
+    def encode_passages(self, *args, **kwargs):
+        self.calls += 1
+        return self.inner.encode_passages(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.e2e
+def test_cli_malformed_jsonl_changes_nothing(index_copy, assistant, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "g1", "title": "新闻", "text": "一段正常的文字。"}])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "b1", "title": "好", "text": "正文。"}\n{"id": "b2", "title": 3, "text": "x"}\n', encoding="utf-8")
+    before, manifest = snapshot(index_copy), (index_copy / MANIFEST).read_bytes()
+    result = cli("index", good, bad, "--index", index_copy)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert f"{bad}:2: field 'title': must be a string" in result.stderr
+    assert snapshot(index_copy) == before and (index_copy / MANIFEST).read_bytes() == manifest
+    assert COMPANY in answers(index_copy, assistant.embedder)
+
+
+@pytest.mark.e2e
+def test_cli_index_dir_errors(tmp_path, sample_page):
+    (tmp_path / "a-file").write_text("x")
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "thesis.docx").write_bytes(b"mine")
+    checks = [
+        (("ask", QUESTION, "--index", folder), "not an index (no manifest.json"),
+        (("remove", "x", "--index", tmp_path / "missing"), "no such index folder"),
+        (("info", "--index", tmp_path / "a-file"), "is a file, not an index folder"),
+        (("index", sample_page, "--index", folder), "not an index (no manifest.json) and not empty (thesis.docx)"),
+    ]
+    for args, message in checks:
+        result = cli(*args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert result.stderr.strip().count("\n") == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["thesis.docx"]
+
+
+# A real indexing process, paused just before its n-th change to the index folder (rename, folder or
+# file removal) so that it can be killed exactly there.
+PAUSING = r"""
+import os, shutil, sys, time
+folder, stop = os.path.realpath(sys.argv[1]), int(sys.argv[2])
+count = 0
+def pausing(name, real):
+    def call(*args, **kwargs):
+        global count
+        if os.path.realpath(str(args[0])).startswith(folder + os.sep):
+            count += 1
+            if count == stop:
+                print(f"PAUSED before {name} {args[0]}", file=sys.stderr, flush=True)
+                time.sleep(600)
+        return real(*args, **kwargs)
+    return call
+os.replace, os.unlink, shutil.rmtree = pausing("replace", os.replace), pausing("unlink", os.unlink), pausing("rmtree", shutil.rmtree)
+from qa_assistant.cli import main
+sys.exit(main(["-q", "index", "--no-progress", "--index", folder] + sys.argv[3:]))
+"""
+
+
+def _kill(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+
+def _wait_for(process: subprocess.Popen, marker: str, timeout: float = 300) -> str:
+    """Read the process's stderr until a line holds ``marker``; '' when it ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            return ""
+        if marker in line:
+            return line
+    raise AssertionError(f"no {marker!r} within {timeout} s")
+
+
+@pytest.mark.e2e
+def test_kill_9_at_any_moment_leaves_an_index_that_answers(index_copy, assistant, sample_page, tmp_path):
+    corpus = _cmrc_corpus()
+    original = snapshot(index_copy)
+
+    # the whole CMRC trial corpus (minutes of embedding), killed after 1 s and 3 s
+    for delay in (1, 3):
+        process = subprocess.Popen([sys.executable, "-m", "qa_assistant.cli", "-q", "index", "--no-progress",
+                                    sample_page, corpus, "--index", index_copy])
+        time.sleep(delay)
+        _kill(process)
+        assert snapshot(index_copy) == original
+        assert COMPANY in answers(index_copy, assistant.embedder)
+
+    # killed while embedding; meanwhile a second writer is refused, naming the first
+    process = subprocess.Popen([sys.executable, "-m", "qa_assistant.cli", "index", "--no-progress",
+                                sample_page, corpus, "--index", index_copy], stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(process, "embedding model:")
+        second = cli("index", sample_page, corpus, "--index", index_copy)
+        assert process.poll() is None, "the first writer ended before the second tried"
+        assert second.returncode == 2
+        assert f"index is being written by pid {process.pid}" in second.stderr
+    finally:
+        _kill(process)
+    assert snapshot(index_copy) == original
+    assert COMPANY in answers(index_copy, assistant.embedder)
+
+    # killed during a save (each run adds one more article): with the new files moved in just before
+    # the manifest switch, just after it, and while the old files are removed. (Every step of a save
+    # is covered without the model in test_index.py::test_kill_at_every_step_of_a_save.)
+    states = []
+    for n, stop in enumerate((4, 5, 7)):
+        extra = write_jsonl(tmp_path / f"extra{n}.jsonl", [{"id": f"k{n}", "title": "补充", "text": f"这是补充的第{n}篇短文章。"}])
+        manifest = (index_copy / MANIFEST).read_bytes()
+        process = subprocess.Popen([sys.executable, "-c", PAUSING, index_copy, str(stop), sample_page, extra],
+                                   stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        paused = _wait_for(process, "PAUSED")
+        assert paused, f"run {n} ended before its change {stop} to the index folder"
+        _kill(process)
+        ids = {p.article_id for p in load_index(index_copy).passages}  # every named file verified
+        old = (index_copy / MANIFEST).read_bytes() == manifest
+        assert (f"k{n}" not in ids) if old else (f"k{n}" in ids), paused
+        states.append(("old" if old else "new", paused.split(" ", 2)[2].strip()))
+        assert COMPANY in answers(index_copy, assistant.embedder), paused
+    assert [state for state, _ in states] == ["old", "new", "new"], states
+    assert states[0][1].endswith("manifest.json"), states
+
+    # the next run finishes the job and clears what the killed ones left behind
+    extras = sorted(tmp_path.glob("extra*.jsonl"))
+    Assistant(load_index(index_copy), assistant.embedder, index_copy).index([sample_page, *extras])
+    assert {f"k{n}" for n in range(3)} <= {p.article_id for p in load_index(index_copy).passages}
+    files = json.loads((index_copy / MANIFEST).read_text())["files"]
+    assert {p.name for p in index_copy.iterdir()} == {MANIFEST, "index.lock", files["store"], files["dense"], files["sparse"]}
+
+
+@pytest.mark.e2e
+def test_truncated_index_is_one_clear_error_not_a_crash(index_copy):
+    dense = index_copy / json.loads((index_copy / MANIFEST).read_text())["files"]["dense"]
+    dense.write_bytes(dense.read_bytes()[:100])
+    result = cli("ask", QUESTION, "--index", index_copy)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert f"{dense}: checksum mismatch (file truncated or altered)" in result.stderr
