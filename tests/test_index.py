@@ -443,7 +443,8 @@ def test_kill_at_every_step_of_a_save(built, tmp_path, change):
             assert data.passages == before
         assert len(data.passages) == len(data.dense) == data.sparse.size
         states.append("old" if old else "new")
-    assert "old" in states and "new" in states and len(states) >= 3, states
+    if change == "new article":  # (the same content gives the same manifest but for its time stamp)
+        assert "old" in states and "new" in states and len(states) >= 6, states
     reopen(folder).index(sorted(tmp_path.glob("more*.jsonl")))
     files = json.loads((folder / MANIFEST).read_text())["files"]
     assert {p.name for p in folder.iterdir()} == {MANIFEST, LOCK, files["store"], files["dense"], files["sparse"]}
