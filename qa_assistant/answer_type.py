@@ -55,11 +55,19 @@ _NUMERAL_RE = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九�
 _WORKS = re.compile(r"(?:哪[几些本部份篇首个]*|什么)(?:书|书籍|文件|作品|电影|影片|歌|歌曲|节目|规定|办法|条例|法规|报告|刊物|杂志|报纸|文章|诗|剧)")
 
 
+_SPECIFICS = re.compile(r"([\u4e00-\u9fff]{2,})(?:具体|分别|都)(?:是|有|包括)(?:哪些|哪几|什么)")
+
+
 def answer_requirement(question: str) -> re.Pattern | None:
-    """What a passage must contain to answer at all: a title in 《》 for 「哪几本书」/「哪份文件」, a number
+    """What a passage must contain to answer at all: the items listed for 「…具体是哪些」, a title in
+    《》 for 「哪几本书」/「哪份文件」, a number
     with the unit asked for (多少平方米 needs 「…平方米」, money needs 元), a specific day for 「哪天」,
     the role asked about for 「主席是谁」.
     None when the question sets no such condition."""
+    specifics = _SPECIFICS.search(question)
+    if specifics:  # 「…站点具体是哪些」 wants the items listed next to what they are, not a count
+        focus = re.escape(specifics.group(1)[-2:])
+        return re.compile(rf"、[^，。；！？]{{0,40}}{focus}|{focus}[^。！？]{{0,8}}[：:（(][^。！？]*、")
     if _WORKS.search(question):  # titles of books, documents, films … stand in 《》
         return re.compile(r"《[^》]+》")
     if _MONEY.search(question) and re.search(r"多少|几", question):
