@@ -635,9 +635,10 @@ def notebook_payload(notebook: Any) -> dict | None:
 
 
 def execute_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, save_to: str | Path | None = None,
-                     timeout: int = 3600):
+                     timeout: int | None = None):
     """Run a notebook with nbclient in its own folder; ``parameters`` replace the assignments of its first
-    (``parameters``) cell. Returns the executed notebook, written to ``save_to`` when given."""
+    (``parameters``) cell. Returns the executed notebook, written to ``save_to`` when given; ``timeout``
+    limits each cell (seconds, None: no limit)."""
     import nbformat
     from nbclient import NotebookClient
 

@@ -354,7 +354,7 @@ def _close(now: dict, saved: dict, name: str, tolerance: float = 1e-3):
 
 def _execute(notebook: str, tmp_path: Path, parameters: dict):
     started = time.perf_counter()
-    nb = ev.execute_notebook(NOTEBOOKS / notebook, parameters, save_to=tmp_path / notebook)
+    nb = ev.execute_notebook(NOTEBOOKS / notebook, parameters, save_to=tmp_path / notebook, timeout=3600)
     print(f"{notebook}: executed in {time.perf_counter() - started:.0f} s")
     _no_errors(nb, notebook)
     return nb
