@@ -2,7 +2,6 @@
 sentence-transformers folder, so the default model works offline with no hub download."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -58,14 +57,6 @@ def original_tokenizer_path() -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "assets" / MODEL_NAME / "tokenizer.json"
     return path if path.is_file() else None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _dequantize_q4(raw: bytes, rows: int, cols: int) -> np.ndarray:
@@ -245,7 +236,8 @@ def materialise_default_model(cache_dir: Path | None = None) -> tuple[Path, str]
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
         write_sentence_transformers_folder(source, scratch)
-        (scratch / "weights.sha256").write_text(file_sha256(source) + "\n")
+        from .index import sha256_file
+        (scratch / "weights.sha256").write_text(sha256_file(source) + "\n")
         try:
             os.replace(scratch, target)
         except OSError:
