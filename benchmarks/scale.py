@@ -9,7 +9,8 @@ case for any graph index) is measured at the smallest size.
 BM25: ``qa_assistant.index.SparseIndex`` over synthetic documents: real jieba search tokens of the CMRC
 corpus plus a Zipf tail of made-up words, documents as long as the CMRC passages' token lists; queries
 are CMRC questions through ``qa_assistant.text.search_tokens``. Scoring all documents and picking the
-top 50 is timed both the way ``retrieve.py`` does it today (a full ``argsort``) and with ``argpartition``.
+top 50 is timed both with a full stable ``argsort`` (what ``retrieve.py`` did) and with
+``qa_assistant.retrieve.top_rows`` (``argpartition``, same order).
 
     python -m benchmarks.scale --json out.json [--sizes 100000 1000000] [--quick]
 """
@@ -141,6 +142,7 @@ def _vocabulary(rng: np.random.Generator, size: int) -> tuple[list[str], np.ndar
 
 def bm25_at(size: int, n_queries: int, seed: int = 3) -> dict:
     from qa_assistant.index import SparseIndex
+    from qa_assistant.retrieve import top_rows
     from qa_assistant.text import search_tokens
 
     rng = np.random.default_rng(seed)
@@ -181,7 +183,7 @@ def bm25_at(size: int, n_queries: int, seed: int = 3) -> dict:
         top_sort = np.argsort(-scores, kind="stable")[:50]
         sort_t.append(time.perf_counter() - started)
         started = time.perf_counter()
-        top_part = _top(scores, 50)
+        top_part = top_rows(scores, 50)
         part_t.append(time.perf_counter() - started)
         agree += int(np.array_equal(top_sort[scores[top_sort] > 0], top_part[scores[top_part] > 0]))
     return {"passages": size, "tokens_per_passage": round(float(doc_lengths.mean()), 1),
@@ -189,16 +191,6 @@ def bm25_at(size: int, n_queries: int, seed: int = 3) -> dict:
             "memory_mb": round(memory, 1), "disk_bytes_per_passage": round(disk / size, 1),
             "scores": latency(score_t), "top50_argsort": latency(sort_t), "top50_argpartition": latency(part_t),
             "same_top50": f"{agree}/{len(tokens)}"}
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """The k best rows by score, best first, ties by row (the order a stable argsort gives)."""
-    if len(scores) <= k:
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k - 1)[:k]
-    threshold = scores[part].min()
-    candidates = np.flatnonzero(scores >= threshold)  # all ties at the boundary, in row order
-    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def main(argv=None) -> int:

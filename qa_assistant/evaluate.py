@@ -685,7 +685,9 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
              "`notebooks/sample_page.ipynb` and `notebooks/cmrc2018.ipynb` with nbclient, saves their outputs and "
              "per-question results (`notebooks/results/*.jsonl`), and rewrites this file. "
              "`tests/test_evaluate.py` re-executes both notebooks (CMRC on a subset) and fails when these saved "
-             "figures no longer match the code: refresh them with that command.", "",
+             "figures no longer match the code: refresh them with that command. It takes a few minutes for the "
+             "sample page and about half an hour for CMRC (3 × 1000 answers) on a 2-core machine; on a busy machine "
+             "`QA_ASSISTANT_THREADS=1 make notebooks` is faster.", "",
              "Figures: `hit@k` — a top-k passage contains an answer (whitespace ignored); `MRR@10`, `nDCG@10` — "
              "binary relevance (every passage holding an answer is relevant); `article hit@k` — a top-k passage "
              "is from the question's article; `answer sentence hit@1` — the sentence the answer picks out "
@@ -695,12 +697,16 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
              "wrongly answered 未找到. Retrieval figures are over answerable questions.", ""]
     for payload in payloads:
         name = payload["dataset"]
+        metrics = payload["metrics"]  # saved notebooks sort JSON keys: back to the usual mode order
+        metrics = {m: metrics[m] for m in sorted(metrics, key=lambda m: (MODES + (m,)).index(m))}
+        seconds = sum((payload.get("seconds") or {}).values())
         index_cmd, eval_cmd = commands.get(name, ("", ""))
         parts += [f"## {titles.get(name, name)}", "",
                   f"{payload['questions']} questions, {payload['passages']} passages from {payload['articles']} "
                   f"articles, model {payload['model']} (weights {payload['fingerprint']}…)"
-                  + (f", first {payload['limit']} questions only" if payload.get("limit") else "") + ".", "",
-                  markdown_table(payload["metrics"]), ""]
+                  + (f", first {payload['limit']} questions only" if payload.get("limit") else "")
+                  + (f"; evaluating the three modes took {seconds / 60:.0f} min" if seconds else "") + ".", "",
+                  markdown_table(metrics), ""]
         if eval_cmd:
             parts += ["Reproduce:", "", "```sh", index_cmd, eval_cmd, "```", ""]
     return "\n".join(parts)
