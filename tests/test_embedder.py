@@ -58,7 +58,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_default_precision_is_int8():
+def test_default_precision_is_known():
     assert default_precision() in ("int8", "fp32")  # $QA_ASSISTANT_PRECISION may choose
     assert ModelInfo("m", "", "f" * 64, 384, 512).precision == "fp32"  # a ModelInfo made without one
 
@@ -129,3 +129,15 @@ def test_precision_is_part_of_the_model_identity(encoders):
         check_model(recorded, reference.info, writing=True)  # one index never mixes precisions
     with pytest.raises(ModelMismatchError, match="weights"):
         check_model({**recorded, "fingerprint": "0" * 64}, fast.info)
+
+
+def test_the_window_is_counted_right_after_encoding(encoders):
+    """Encoding must not change what fits: the transformers tokenizer keeps truncation switched on after
+    an encode, so counting on it would say every long paragraph fits (and none would be split)."""
+    long = "北京市总工会今天召开会议，研究部署春节期间困难职工慰问工作。" * 40
+    for embedder in encoders:
+        fits = embedder.fits
+        assert not fits("标题", long) and fits("标题", "短句。")
+        embedder.encode_queries(["你好", "评估组是谁带队的？"])
+        embedder.encode_sentences([long, "短句。"])
+        assert not embedder.fits("标题", long) and not fits("标题", long)
