@@ -358,9 +358,10 @@ class Embedder:
     def _self_check(self) -> float:
         """Cosine of int8 and fp32 vectors of one sentence (a CPU whose int8 kernels misbehave falls back)."""
         text = "北京市总工会召开会议，研究部署春节期间困难职工慰问工作。"
-        reference = self.model.encode([text], prompt=self.passage_prompt, normalize_embeddings=True,
-                                      convert_to_numpy=True)[0]
-        return float(self._encode_int8([text, text[:12]], self.passage_prompt, False)[0] @ reference)
+        with intra_op_threads(1):
+            reference = self.model.encode([text], prompt=self.passage_prompt, normalize_embeddings=True,
+                                          convert_to_numpy=True)[0]
+        return float(self._encode([text, text[:12]], self.passage_prompt, 2, False)[0] @ reference)
 
     def _resolved_folder(self) -> str:
         first = self.model[0]
@@ -394,14 +395,18 @@ class Embedder:
         # a question, or the sentences of an answer: one thread (too little work to split, and waiting for a
         # second thread on a busy core costs more than it saves); passages being indexed: every core
         small = sum(len(t) for t in texts) <= SMALL_JOB_CHARS
+        if self.int8 is not None:
+            with intra_op_threads(1):
+                return self._encode_int8(texts, prompt, progress, workers=1 if small else thread_count())
         with intra_op_threads(1) if small else nullcontext():
-            if self.int8 is not None:
-                return self._encode_int8(texts, prompt, progress)
             vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
                                         normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def _encode_int8(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
+    def _encode_int8(self, texts: Sequence[str], prompt: str, progress: bool, workers: int = 1) -> np.ndarray:
+        """Length-sorted batches under a token budget; with ``workers`` > 1 the batches are shared out to
+        that many threads, each running its batch on one intra-op thread (data parallel: no thread ever
+        waits at a barrier for another, which on a busy machine halves the speed of split-up ops)."""
         import torch
         out = np.empty((len(texts), self.int8.hidden), dtype=np.float32)
         if len(texts) == 1:  # a question: no batching machinery
@@ -410,24 +415,37 @@ class Embedder:
             return out
         encodings = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i]))
+        batches, start = [], 0
+        while start < len(order):
+            length = len(encodings[order[start]])
+            batches.append(order[start:start + max(1, min(MAX_BATCH, TOKEN_BUDGET // max(length, 1)))])
+            start += len(batches[-1])
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(texts), desc="embedding", unit="text")
-        start = 0
-        while start < len(order):
-            length = len(encodings[order[start]])
-            rows = order[start:start + max(1, min(MAX_BATCH, TOKEN_BUDGET // max(length, 1)))]
-            start += len(rows)
-            ids = torch.full((len(rows), length), self.int8.pad_id, dtype=torch.long)
-            lengths = torch.tensor([len(encodings[i]) for i in rows])
+
+        def encode(rows: list[int]) -> None:
+            ids = torch.full((len(rows), len(encodings[rows[0]])), self.int8.pad_id, dtype=torch.long)
             for j, i in enumerate(rows):
                 ids[j, :len(encodings[i])] = torch.tensor(encodings[i])
-            out[rows] = self.int8(ids, lengths).numpy()
+            with intra_op_threads(1):
+                out[rows] = self.int8(ids, torch.tensor([len(encodings[i]) for i in rows])).numpy()
             if bar is not None:
                 bar.update(len(rows))
-        if bar is not None:
-            bar.close()
+
+        try:
+            if workers <= 1 or len(batches) == 1:
+                for rows in batches:
+                    encode(rows)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(min(workers, len(batches)), thread_name_prefix="qa-encode") as pool:
+                    for _ in pool.map(encode, batches):
+                        pass
+        finally:
+            if bar is not None:
+                bar.close()
         return out
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
