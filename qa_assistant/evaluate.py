@@ -541,10 +541,11 @@ def find_root(start: str | Path | None = None) -> Path:
 
 
 def prepare_index(paths: Sequence[str | Path], index_dir: str | Path, rebuild: bool = False):
-    """An index of exactly ``paths`` in ``index_dir``: reused when present (files re-read and re-split
-    with the current code; vectors of unchanged passages kept), other sources removed; built otherwise."""
+    """An index of exactly ``paths`` in ``index_dir``: reused when present and made at the default
+    precision (files re-read and re-split with the current code; vectors of unchanged passages kept),
+    other sources removed; built otherwise."""
     from .assistant import Assistant
-    from .embedder import ModelMismatchError
+    from .embedder import ModelMismatchError, default_precision, recorded_precision
 
     index_dir = Path(index_dir)
     assistant = None
@@ -552,6 +553,8 @@ def prepare_index(paths: Sequence[str | Path], index_dir: str | Path, rebuild: b
         try:
             assistant = Assistant.load(index_dir)
         except (ModelMismatchError, OSError, ValueError, RuntimeError):
+            assistant = None
+        if assistant is not None and recorded_precision(assistant.data.manifest["model"]) != default_precision():
             assistant = None
     if assistant is None:
         import shutil
@@ -686,7 +689,7 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
              "per-question results (`notebooks/results/*.jsonl`), and rewrites this file. "
              "`tests/test_evaluate.py` re-executes both notebooks (CMRC on a subset) and fails when these saved "
              "figures no longer match the code: refresh them with that command. It takes a few minutes for the "
-             "sample page and about half an hour for CMRC (3 × 1000 answers) on a 2-core machine; on a busy machine "
+             "sample page and about ten minutes for CMRC (3 × 1000 answers) on a 2-core machine; on a busy machine "
              "`QA_ASSISTANT_THREADS=1 make notebooks` is faster.", "",
              "Figures: `hit@k` — a top-k passage contains an answer (whitespace ignored); `MRR@10`, `nDCG@10` — "
              "binary relevance (every passage holding an answer is relevant); `article hit@k` — a top-k passage "

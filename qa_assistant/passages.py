@@ -90,7 +90,7 @@ def split_paragraph(text: str, heading: str, fits: Fits) -> list[Span]:
     if fits(heading, text):
         return [Span(0, len(text))]
     units: list[Span] = []
-    for sentence in sentence_spans(text):
+    for sentence in sentence_spans(text, at_semicolons=True):
         if fits(heading, text[sentence.start:sentence.end]):
             units.append(sentence)
         else:

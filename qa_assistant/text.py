@@ -10,8 +10,9 @@ from typing import NamedTuple
 SENTENCE_END = "。！？!?…"
 CLOSERS = "”’」』）)】》\"'"
 _OPEN_CLOSE = {"（": "）", "(": ")", "“": "”", "「": "」", "『": "』", "【": "】", "《": "》", "‘": "’"}
-_SENTENCE_RE = re.compile(r"[^。！？!?…；;\n]*(?:[。！？!?…；;]+[”’」』）)】》\"']*|\n|$)")
-_WORD_CHAR = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_SENTENCE_RE = re.compile(r"[^。！？!?…\n]*(?:[。！？!?…]+[”’」』）)】》\"']*|\n|$)")
+_CLAUSE_RE = re.compile(r"[^。！？!?…；;\n]*(?:[。！？!?…；;]+[”’」』）)】》\"']*|\n|$)")
+WORD_CHAR = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
 
 QUESTION_WORDS = frozenset(
     "哪些 哪个 哪家 哪里 哪儿 哪位 哪 什么 怎么 怎样 怎么样 如何 为何 为什么 多少 几 谁 是否 吗 呢 么 请问 "
@@ -79,10 +80,11 @@ class Span(NamedTuple):
     end: int
 
 
-def sentence_spans(text: str) -> list[Span]:
-    """Character spans of the sentences in ``text`` (each keeps its end punctuation and closers)."""
+def sentence_spans(text: str, at_semicolons: bool = False) -> list[Span]:
+    """Character spans of the sentences in ``text`` (each keeps its end punctuation and closers); with
+    ``at_semicolons`` the clauses of a sentence that end in ；are spans of their own."""
     spans = []
-    for match in _SENTENCE_RE.finditer(text):
+    for match in (_CLAUSE_RE if at_semicolons else _SENTENCE_RE).finditer(text):
         start, end = match.span()
         while start < end and text[start].isspace():
             start += 1
@@ -113,7 +115,7 @@ def search_tokens(text: str, drop_stopwords: bool = True) -> list[str]:
     tokens: list[str] = []
     for word in _jieba().cut_for_search(normalise(text)):
         word = word.strip()
-        if not word or not _WORD_CHAR.search(word):
+        if not word or not WORD_CHAR.search(word):
             continue
         if drop_stopwords and word in STOPWORDS:
             continue

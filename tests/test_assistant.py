@@ -95,3 +95,18 @@ def test_reindexing_unchanged_text_changes_nothing(sample_page, tmp_path):
     assert report.passages_added == 0 and report.passages_removed == 0 and report.passages_embedded == 0
     again = {p.name: p.read_bytes() for p in (tmp_path / "idx").iterdir() if p.is_file()}
     assert {k: v for k, v in again.items() if k != "manifest.json"} == {k: v for k, v in store.items() if k != "manifest.json"}
+
+
+def test_an_index_keeps_the_precision_it_was_built_with(tmp_path, monkeypatch):
+    monkeypatch.delenv("QA_ASSISTANT_PRECISION", raising=False)
+    first = tmp_path / "first.txt"
+    first.write_text("经开区总工会慰问了北京华联印刷有限公司的13名困难职工。\n", encoding="utf-8")
+    second = tmp_path / "second.txt"
+    second.write_text("建工装饰集团工会举办读书活动，打造书香企业。\n", encoding="utf-8")
+    Assistant.build([first], index_dir=tmp_path / "idx", precision="fp32")
+    reopened = Assistant.load(tmp_path / "idx")
+    assert reopened.embedder.info.precision == "fp32"
+    reopened.index([second])  # an update at the index's own precision is accepted
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"]["precision"] == "fp32"
+    assert Assistant.load(tmp_path / "idx", precision="int8").ask("经开区总工会慰问了多少名困难职工？").found
+    assert Assistant.empty().embedder.info.precision == "int8"  # new indexes: the fast path

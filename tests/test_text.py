@@ -1,5 +1,5 @@
 """Text helpers: script normalisation, sentence spans, paragraph-end tests, search tokens."""
-from qa_assistant.text import content_terms, is_complete_paragraph, normalise, search_tokens, sentences
+from qa_assistant.text import content_terms, is_complete_paragraph, normalise, search_tokens, sentence_spans, sentences
 
 
 def test_traditional_question_normalises_to_simplified():
@@ -21,3 +21,10 @@ def test_paragraph_end_tests():
 def test_question_words_are_not_search_terms():
     assert "哪些" not in content_terms("经开区总工会慰问了哪些企业？")
     assert "企业" in content_terms("经开区总工会慰问了哪些企业？")
+
+
+def test_a_semicolon_ends_a_clause_not_a_sentence():
+    text = "主根可深入地下三公尺；须根在地表下辐射成长。叶片长5公分。"
+    assert sentences(text) == ["主根可深入地下三公尺；须根在地表下辐射成长。", "叶片长5公分。"]
+    assert [text[s.start:s.end] for s in sentence_spans(text, at_semicolons=True)] == [
+        "主根可深入地下三公尺；", "须根在地表下辐射成长。", "叶片长5公分。"]
