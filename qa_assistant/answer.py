@@ -24,6 +24,10 @@ STRONG_COSINE = 0.93
 MIN_COVERAGE = 0.45
 MIN_COVERAGE_REQUIRED_MET = 0.35  # the passage holds what the question specifically asks for (「“联”字」 for 「哪几个字」)
 LOOK_AHEAD = 3  # the first passage that answers among the top three is quoted first
+# A further answering passage is also quoted when its best sentence scores this much above the first
+# quote's (about the weight of restating most of the question): 「想把公司建成怎样的企业」 is answered
+# by a later paragraph's 「打造公司成为……的书香企业」, not by the lead.
+CLEARLY_BETTER_SENTENCE = 1.0
 _ANAPHORA = frozenset("他们 她们 它们 他 她 它 该 其 上述 对方 这些 那些 这家 那家 这位 那位 此人 这个 那个 they them it its he she his her those these".split())
 
 
@@ -89,16 +93,8 @@ def contextual_query(question: str, history: Sequence[str], searcher=None, mode:
     return question
 
 
-def _coverage(terms: Sequence[str], text: str) -> float:
-    """Share of the question's content words (weighted by length) that occur in ``text``."""
-    if not terms:
-        return 0.0
-    haystack = normalise(text)
-    total = sum(len(t) for t in terms)
-    return sum(len(t) for t in terms if t in haystack) / total
-
-
 def _share(items: Sequence[str], text: str, weight=len) -> float:
+    """Share of ``items`` (weighted by length, unless ``weight`` says otherwise) that occur in ``text``."""
     total = sum(weight(item) for item in items)
     return sum(weight(item) for item in items if item in text) / total if total else 0.0
 
@@ -176,9 +172,9 @@ def pick_sentences(query_vector: np.ndarray, question: _Question, passages: Sequ
 @dataclass(frozen=True)
 class SentenceWeights:
     """How much each clue counts when picking the answering sentence of a passage. Fitted as a listwise
-    softmax over the sentences of the right passage on CMRC 2018 trial questions (fitted on half the
-    articles, the other half picks right 84–87 % of the time, as with all of them) and rounded; checked on
-    the sample page's questions (see notebooks/)."""
+    softmax over the sentences of the right passage on CMRC 2018 trial questions, and rounded: weights
+    fitted on half the articles pick the answering sentence of the other half 84–87 % of the time, as
+    often as weights fitted on all. Checked on the sample page's questions (see notebooks/)."""
     similarity: float = 1.0   # cosine of question and sentence
     words: float = 1.5        # share of the question's words, those of the headline left out
     characters: float = 1.7   # share of the question's characters, headline characters left out
@@ -230,25 +226,27 @@ def sentence_score(similarity: float, clues: _SentenceClues, sentence: str,
 
 
 def compose_answer(question: str, query: str, hits: Sequence[Hit], embedder, mode: str = "hybrid") -> Answer:
-    """Quote the best passage that answers (looking a little past the first), plus close seconds."""
+    """Quote the best passage that answers (looking a little past the first), plus close seconds and
+    any further answering passage with a clearly better answering sentence."""
     asked = _Question.of(query)
     answering = [h for h in hits[:LOOK_AHEAD] if answers(asked, h)]
     if not answering:
         return Answer(question, False, not_found_reply(question), (), tuple(hits), query, mode)
-    best = answering[0]
-    candidates = [best] + [h for h in answering[1:] if _worth_quoting(h, best, asked)][:MAX_QUOTES - 1]
     query_vector = embedder.encode_queries([normalise_query(query)])[0]
-    scored = pick_sentences(query_vector, asked, [h.passage for h in candidates], embedder)
-    quotes = []
-    for number, (hit, sentences) in enumerate(zip(candidates, scored), start=1):
-        top_span, _ = max(sentences, key=lambda item: item[1])
-        quotes.append(Quote(number, hit.passage, hit.score, hit.dense, hit.bm25, (top_span,)))
-    return Answer(question, True, render_reply(quotes), tuple(quotes), tuple(hits), query, mode)
+    scored = pick_sentences(query_vector, asked, [h.passage for h in answering], embedder)
+    tops = [max(sentences, key=lambda item: item[1]) for sentences in scored]
+    best = answering[0]
+    chosen = [0] + [i for i in range(1, len(answering))
+                    if _worth_quoting(answering[i], best, asked) or tops[i][1] >= tops[0][1] + CLEARLY_BETTER_SENTENCE]
+    quotes = tuple(Quote(number, answering[i].passage, answering[i].score, answering[i].dense, answering[i].bm25,
+                         (tops[i][0],))
+                   for number, i in enumerate(chosen[:MAX_QUOTES], start=1))
+    return Answer(question, True, render_reply(quotes), quotes, tuple(hits), query, mode)
 
 
 def _worth_quoting(hit: Hit, best: Hit, asked: _Question) -> bool:
-    """A further passage is quoted only when it is nearly as close to the question as the best one."""
-    return hit.dense >= best.dense - 0.01 and _coverage(asked.terms, hit.passage.text) >= MIN_COVERAGE
+    """A further passage is quoted when it is nearly as close to the question as the best one."""
+    return hit.dense >= best.dense - 0.01 and _share(asked.terms, normalise(hit.passage.text)) >= MIN_COVERAGE
 
 
 def not_found_reply(question: str) -> str:

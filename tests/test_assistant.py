@@ -110,3 +110,11 @@ def test_an_index_keeps_the_precision_it_was_built_with(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"]["precision"] == "fp32"
     assert Assistant.load(tmp_path / "idx", precision="int8").ask("经开区总工会慰问了多少名困难职工？").found
     assert Assistant.empty().embedder.info.precision == "int8"  # new indexes: the fast path
+
+
+def test_a_later_paragraph_with_a_clearly_better_sentence_is_quoted_too(assistant):
+    answer = assistant.ask("建工装饰集团想把公司建成一个怎样风气的企业？")
+    assert answer.found
+    quoted = [q for q in answer.quotes if "以学习为乐" in q.passage.text]
+    assert quoted and "以学习为乐" in quoted[0].highlight_texts[0]
+    assert answer.quotes[0].number == 1 and len(answer.quotes) <= 3
