@@ -75,7 +75,8 @@ _WORKS = re.compile(r"(?:哪[几些本部份篇首个]*|什么|哪[本部份篇�
                     r"(?:书|书籍|文件|作品|电影|影片|歌|歌曲|节目|规定|办法|条例|法规|报告|刊物|杂志|报纸|文章|诗|剧)")
 
 
-_NAMED_UNIT = re.compile(r"哪[个一]?(城区|区|县|省|市)")  # 「哪个城区」 wants a named one: 朝阳区, not 辖区
+# 「哪个城区」 wants a named one (朝阳区, not 辖区); 哪个市场 / 哪个区域 / 哪位市长 ask something else
+_NAMED_UNIT = re.compile(r"哪[个一]?(城区|区|县|省|市)(?![场域别长委级民政])")
 _QUOTED_CHARACTER = re.compile(r"哪[几一]?个字|什么字")  # 「在哪几个字上做文章」: “联”字
 
 

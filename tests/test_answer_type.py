@@ -15,6 +15,7 @@ def test_which_district_needs_a_named_district():
     assert required.search("近日，朝阳区和平街街道总工会新年首场职工沟通会在樱花园小区开展")
     assert required.search("房山区拱辰街道文化路社区工会")
     assert not required.search("和平街街道总工会为辖区职工宣讲，并在小区和社区开展活动")
+    assert answer_requirement("这家公司占据了哪个市场？") is None
 
 
 def test_which_characters_needs_a_quoted_character():
