@@ -182,3 +182,10 @@ def uniform_vectors(count: int, dimension: int = 384, seed: int = 0) -> np.ndarr
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_final(path: Path, result: dict) -> None:
+    """A section's last write: its peak memory and the machine's load at the end, with its figures."""
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["machine_after"] = machine()
+    write_json(path, result)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import (SAMPLE_PAGE, SAMPLE_QUESTIONS, cmrc_corpus, cmrc_questions, folder_bytes, machine,
-                     peak_rss_mb, rss_mb, write_json)
+                     rss_mb, write_final)
 
 
 class TimedEmbedder:
@@ -188,9 +188,7 @@ def main(argv=None) -> int:
         if not args.quick:
             sets["cmrc2018_trial"] = ("cmrc", cmrc_questions())
         result["quality"] = quality(assistants, sets)
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["machine_after"] = machine()
-    write_json(args.json, result)
+    write_final(args.json, result)
     return 0
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (cmrc_corpus, cmrc_questions, folder_bytes, latency, machine, peak_rss_mb, questions_of,
-                     rss_mb, sentences_of, synthetic_passages, time_each, write_json)
+from .common import (cmrc_corpus, cmrc_questions, folder_bytes, latency, machine, questions_of,
+                     rss_mb, sentences_of, synthetic_passages, time_each, write_final, write_json)
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -156,9 +156,7 @@ def main(argv=None) -> int:
     if not args.skip_encoder:
         print("questions: query encoder alone …", flush=True)
         result["encoder"] = encoder_latency(embedder, questions[:100])
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["machine_after"] = machine()
-    write_json(args.json, result)
+    write_final(args.json, result)
     return 0
 
 

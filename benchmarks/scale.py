@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (cmrc_corpus, cmrc_questions, folder_bytes, latency, machine, peak_rss_mb, questions_of,
-                     rss_mb, structured_vectors, uniform_vectors, write_json)
+from .common import (cmrc_corpus, cmrc_questions, folder_bytes, latency, machine, questions_of,
+                     rss_mb, structured_vectors, uniform_vectors, write_final, write_json)
 
 K = 10
 EF_SWEEP = (16, 32, 64, 128, 256)
@@ -221,9 +221,7 @@ def main(argv=None) -> int:
         print(f"scale: bm25 {size:,} …", flush=True)
         result["bm25"].append(bm25_at(size, args.queries))
         write_json(args.json, result)
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["machine_after"] = machine()
-    write_json(args.json, result)
+    write_final(args.json, result)
     return 0
 
 

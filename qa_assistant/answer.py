@@ -225,14 +225,15 @@ def sentence_score(similarity: float, clues: _SentenceClues, sentence: str,
     return score
 
 
-def compose_answer(question: str, query: str, hits: Sequence[Hit], embedder, mode: str = "hybrid") -> Answer:
+def compose_answer(question: str, query: str, hits: Sequence[Hit], embedder, query_vector: np.ndarray,
+                   mode: str = "hybrid") -> Answer:
     """Quote the best passage that answers (looking a little past the first), plus close seconds and
-    any further answering passage with a clearly better answering sentence."""
+    any further answering passage with a clearly better answering sentence. ``query_vector`` is the
+    vector ``hits`` were searched with."""
     asked = _Question.of(query)
     answering = [h for h in hits[:LOOK_AHEAD] if answers(asked, h)]
     if not answering:
         return Answer(question, False, not_found_reply(question), (), tuple(hits), query, mode)
-    query_vector = embedder.encode_queries([normalise_query(query)])[0]
     scored = pick_sentences(query_vector, asked, [h.passage for h in answering], embedder)
     tops = [max(sentences, key=lambda item: item[1]) for sentences in scored]
     best = answering[0]

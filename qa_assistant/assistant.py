@@ -274,8 +274,9 @@ class Assistant:
         """Answer by quoting passages; ``history`` (earlier questions, oldest first) resolves follow-ups."""
         question = _check_question(question)
         query = contextual_query(question, history or (), self.searcher, mode)
-        hits = self.searcher.search(query, k=max(k, 1), mode=mode)
-        return compose_answer(question, query, hits, self.embedder, mode)
+        vector = self.searcher.query_vectors([query])[0]  # encoded once: for the search and the sentences
+        hits = self.searcher.search(query, k=max(k, 1), mode=mode, vector=vector)
+        return compose_answer(question, query, hits, self.embedder, vector, mode)
 
     # -------------------------------------------------------------- facts
     @property

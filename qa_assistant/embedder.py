@@ -72,10 +72,6 @@ class ModelInfo:
         return {"name": self.name, "fingerprint": self.fingerprint, "dimension": self.dimension,
                 "max_tokens": self.max_tokens, "precision": self.precision}
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.precision} (weights {self.fingerprint[:12]}…)"
-
 
 def recorded_precision(model: dict) -> str:
     """The precision an index manifest's ``model`` entry records (fp32 for indexes made before it was)."""
@@ -187,9 +183,6 @@ class _QuantLinear:
             self.packed = torch.ops.quantized.linear_prepack(quantised, bias)
         self.reduce_range = reduce_range
         self._op = torch.ops.quantized.linear_dynamic
-
-    def plain(self, x):
-        return self._op(x, self.packed, reduce_range=self.reduce_range)
 
     def single(self, x):
         """One unpadded sequence (rows = tokens, at least 3): rows 0 and -1 apart from the middle."""

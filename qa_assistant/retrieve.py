@@ -49,10 +49,12 @@ class HybridSearcher:
     def __len__(self) -> int:
         return len(self.data.passages)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
-        return self.batch_search([question], k=k, mode=mode)[0]
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None) -> list[Hit]:
+        return self.batch_search([question], k=k, mode=mode, vectors=None if vector is None else vector[None, :])[0]
 
-    def batch_search(self, questions: Sequence[str], k: int = 5, mode: str = "hybrid") -> list[list[Hit]]:
+    def batch_search(self, questions: Sequence[str], k: int = 5, mode: str = "hybrid",
+                     vectors: np.ndarray | None = None) -> list[list[Hit]]:
+        """``vectors``: the questions' vectors when the caller has them already (see :meth:`query_vectors`)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r} (use one of: {', '.join(MODES)})")
         if not questions:
@@ -60,7 +62,8 @@ class HybridSearcher:
         n = len(self)
         if n == 0 or k <= 0:
             return [[] for _ in questions]
-        vectors = self.embedder.encode_queries([normalise_query(q) for q in questions])
+        if vectors is None:
+            vectors = self.query_vectors(questions)
         depth = min(n, max(CANDIDATES, k))
         with _faiss_threads(1 if len(questions) <= FEW_QUESTIONS else 0):
             dense_scores, dense_rows = self.data.dense.search(vectors, depth)
@@ -68,6 +71,9 @@ class HybridSearcher:
         for question, vector, scores, rows in zip(questions, vectors, dense_scores, dense_rows):
             results.append(self._rank(question, vector, scores, rows, k, mode))
         return results
+
+    def query_vectors(self, questions: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode_queries([normalise_query(q) for q in questions])
 
     def _rank(self, question: str, vector: np.ndarray, dense_scores: np.ndarray, dense_rows: np.ndarray,
               k: int, mode: str) -> list[Hit]:
@@ -115,7 +121,7 @@ class HybridSearcher:
         return dict(zip(rows, (stored @ vector).tolist()))
 
 
-# ---------------------------------------------------------------- performance helpers (benchmarks/)
+# ---------------------------------------------------------------- performance helpers (measured in benchmarks/)
 FEW_QUESTIONS = 8  # up to this many questions at once, FAISS searches on the calling thread alone
 
 

@@ -118,3 +118,11 @@ def test_a_later_paragraph_with_a_clearly_better_sentence_is_quoted_too(assistan
     quoted = [q for q in answer.quotes if "以学习为乐" in q.passage.text]
     assert quoted and "以学习为乐" in quoted[0].highlight_texts[0]
     assert answer.quotes[0].number == 1 and len(answer.quotes) <= 3
+
+
+def test_a_question_is_encoded_once_per_answer(assistant, monkeypatch):
+    encoded = []
+    original = assistant.embedder.encode_queries
+    monkeypatch.setattr(assistant.embedder, "encode_queries", lambda questions: (encoded.append(list(questions)), original(questions))[1])
+    assert assistant.ask("经开区总工会慰问了哪些企业？").found
+    assert encoded == [["经开区总工会慰问了哪些企业?"]]
