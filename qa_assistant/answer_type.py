@@ -22,7 +22,7 @@ _TEXT_PATTERNS = {
     NUMBER: re.compile(_NUMERAL + r"\s*(?:%|％|多|余)?\s*[个家名位次项种条所座人岁万千百件台辆只份期届批轮元米倍成分天年月日号平方公里吨部篇首场户]"),
     TIME: re.compile(r"[0-9０-９]{2,4}\s*年|[0-9０-９一二三四五六七八九十]{1,3}\s*月|[0-9０-９一二三四五六七八九十]{1,3}\s*[日号]|"
                      r"(?:今|去|明|前|上|下)年|(?:[一二三四]季度)|(?:世纪|年代)|(?:春节|元旦|国庆|除夕|中秋|上午|下午|晚上|凌晨)"),
-    ORG: re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{2,}?(?:有限公司|有限责任公司|股份公司|公司|集团|银行|大学|学院|医院|研究院|研究所|酒店|报社|电视台|出版社)"),
+    ORG: re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{2,24}?(?:有限公司|有限责任公司|股份公司|公司|集团|银行|大学|学院|医院|研究院|研究所|酒店|报社|电视台|出版社)"),
     PLACE: re.compile(r"[\u4e00-\u9fff]{1,6}(?:省|市|区|县|镇|乡|村|街道|社区|小区|大厦|楼宇|广场|公园)"),
     PERSON: re.compile(r"(?:记者|通讯员|主席|书记|主任|区长|市长|副区长|巡视员|经理|董事长|负责人|教授|先生|女士|同志)\s*[\u4e00-\u9fff]{2,3}|"
                        r"[\u4e00-\u9fff]{2,3}\s*(?:摄|说|表示|指出|介绍|强调|认为)"),
@@ -80,7 +80,7 @@ _NAMED_UNIT = re.compile(r"哪[个一]?(城区|区|县|省|市)(?![场域别长�
 _QUOTED_CHARACTER = re.compile(r"哪[几一]?个字|什么字")  # 「在哪几个字上做文章」: “联”字
 
 
-_SPECIFICS = re.compile(r"([\u4e00-\u9fff]{2,})(?:具体|分别|都)(?:是|有|包括)(?:哪些|哪几|什么)")
+_SPECIFICS = re.compile(r"([\u4e00-\u9fff]{2})(?:具体|分别|都)(?:是|有|包括)(?:哪些|哪几|什么)")
 
 
 def answer_requirement(question: str) -> re.Pattern | None:
@@ -92,7 +92,7 @@ def answer_requirement(question: str) -> re.Pattern | None:
     None when the question sets no such condition."""
     specifics = _SPECIFICS.search(question)
     if specifics:  # 「…站点具体是哪些」 wants the items listed next to what they are, not a count
-        focus = re.escape(specifics.group(1)[-2:])
+        focus = re.escape(specifics.group(1))
         return re.compile(rf"、[^，。；！？]{{0,40}}{focus}|{focus}[^。！？]{{0,8}}[：:（(][^。！？]*、")
     if _WORKS.search(question):  # titles of books, documents, films … stand in 《》
         return re.compile(r"《[^》]+》")

@@ -99,10 +99,9 @@ class Assistant:
     # -------------------------------------------------------------- updates
     def index(self, paths: Iterable[str | Path], dense_kind: str | None = None, progress: bool = False,
               force: bool = False, max_file_mb: float | None = None) -> IndexReport:
-        """Add new and changed files; passages of a changed file are replaced, unchanged files are skipped,
-        and an article id read from a file replaces that article wherever it was before (a JSONL
-        article moved to another file). Vectors of passages whose id and heading are already in the
-        index are reused, not re-embedded.
+        """Add new and changed files; passages of a changed file are replaced, unchanged files are skipped.
+        An article id belongs to one file: an id that another file already holds is refused, naming
+        both. Vectors of passages whose text and heading are already in the index are reused, not re-embedded.
 
         All files are read and checked before anything changes, so a bad file (binary, malformed
         JSONL line, over the size limit, an article id in two files) leaves the index as it was.
@@ -147,13 +146,18 @@ class Assistant:
                 owner[article.id] = path
             articles.extend(loaded)
         replaced_sources = {str(p) for p in changed}
+        kept = [p for p in self.data.passages if p.source not in replaced_sources]
+        for passage in kept:  # an id held by a file not read in this run is never silently taken over
+            if passage.article_id in owner:
+                raise IngestError(owner[passage.article_id], f"article id {passage.article_id!r} is already in "
+                                  f"{passage.source}; give it another id, or remove that file from the index first",
+                                  field="id")
         fresh = make_passages(articles, self.embedder.fits) if articles else []
-        kept = [p for p in self.data.passages if p.source not in replaced_sources and p.article_id not in owner]
         kept_ids = {p.id for p in kept}
         passages = kept + [p for p in fresh if p.id not in kept_ids]
-        # a vector is reused only for the same passage text under the same heading (the encoder sees both)
-        old_rows = {(p.id, p.heading, p.text): row for row, p in enumerate(self.data.passages)}
-        reuse = [old_rows.get((p.id, p.heading, p.text)) for p in passages]
+        # a vector is reused for the same passage text under the same heading (the encoder sees both)
+        old_rows = {(p.heading, p.text): row for row, p in enumerate(self.data.passages)}
+        reuse = [old_rows.get((p.heading, p.text)) for p in passages]
         need = [i for i, row in enumerate(reuse) if row is None]
         old_vectors = self.data.dense.vectors() if any(r is not None for r in reuse) else None
         new_vectors = self._embed([passages[i] for i in need], progress)
@@ -183,7 +187,7 @@ class Assistant:
     def remove(self, keys: Sequence[str]) -> int:
         """Delete passages by source file (path or file name) or article id; returns how many went."""
         with self._writing():
-            wanted = set(keys) | {str(Path(k).resolve()) for k in keys}
+            wanted = set(keys) | {str(Path(k).resolve()) for k in keys} | self._articles_by_file_id(keys)
             keep = [i for i, p in enumerate(self.data.passages)
                     if not (p.source in wanted or Path(p.source).name in wanted or p.article_id in wanted)]
             removed = len(self.data.passages) - len(keep)
@@ -194,6 +198,18 @@ class Assistant:
                 sources = {s: d for s, d in self.data.manifest.get("sources", {}).items() if s in live}
                 self._replace(passages, vectors, sources, self.data.manifest["dense"]["requested"])
             return removed
+
+    def _articles_by_file_id(self, keys: Sequence[str]) -> set[str]:
+        """Article ids named the way their file names them (``1`` for ``news:1``), when that is unambiguous."""
+        found: set[str] = set()
+        for key in keys:
+            owners = {p.article_id: p.source for p in self.data.passages if p.article_id.endswith(f":{key}")
+                      and p.article_id.split(":", 1)[1] == key}
+            if len(owners) > 1:
+                raise LookupError(f"article id {key!r} is in several files ({', '.join(sorted(owners.values()))}); "
+                                  f"name one of: {', '.join(sorted(owners))}")
+            found.update(owners)
+        return found
 
     @contextmanager
     def _writing(self):
@@ -273,7 +289,7 @@ class Assistant:
     def ask(self, question: str, history: Sequence[str] | None = None, k: int = 5, mode: str = "hybrid") -> Answer:
         """Answer by quoting passages; ``history`` (earlier questions, oldest first) resolves follow-ups."""
         question = _check_question(question)
-        query = contextual_query(question, history or (), self.searcher, mode)
+        query = contextual_query(question, _check_history(history), self.searcher, mode)
         vector = self.searcher.query_vectors([query])[0]  # encoded once: for the search and the sentences
         hits = self.searcher.search(query, k=max(k, 1), mode=mode, vector=vector)
         return compose_answer(question, query, hits, self.embedder, vector, mode)
@@ -314,6 +330,7 @@ class _LazyEmbedder:
 
 
 MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_ITEMS = 100  # earlier questions of one conversation (only the last few are ever used)
 
 
 class QuestionError(ValueError):
@@ -327,6 +344,20 @@ def _check_question(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; at most {MAX_QUESTION_CHARS} are read")
     return question
+
+
+def _check_history(history: Sequence[str] | None) -> list[str]:
+    """Earlier questions are user text too: bounded in number and length before anything reads them."""
+    items = list(history or ())
+    if len(items) > MAX_HISTORY_ITEMS:
+        raise QuestionError(f"the conversation has {len(items)} earlier questions; at most {MAX_HISTORY_ITEMS} are read")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, str):
+            raise QuestionError(f"earlier question {number} is not text")
+        if len(item) > MAX_QUESTION_CHARS:
+            raise QuestionError(f"earlier question {number} is {len(item)} characters long; "
+                                f"at most {MAX_QUESTION_CHARS} are read")
+    return [item.strip() for item in items if item.strip()]
 
 
 __all__ = ["Assistant", "IndexReport", "IngestError", "ModelMismatchError", "QuestionError", "DEFAULT_MODEL"]

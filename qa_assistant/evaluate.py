@@ -195,7 +195,8 @@ def mean(values: Iterable[float | bool]) -> float | None:
 def from_article(passage: Any, item: EvalQuestion) -> bool:
     """Is ``passage`` (anything with ``article_id`` and ``title``) from the article ``item`` names?"""
     if item.doc_id is not None:
-        return str(getattr(passage, "article_id", "")) == item.doc_id
+        article_id = str(getattr(passage, "article_id", ""))  # JSONL ids are scoped by their file: "corpus:ID"
+        return article_id == item.doc_id or article_id.partition(":")[2] == item.doc_id
     if item.article is not None:
         return squash(getattr(passage, "title", "")) == squash(item.article)
     return False

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -37,7 +38,10 @@ class IndexLockedError(IndexLoadError):
 
 
 LOCK = "index.lock"
-_OWN_PREFIXES = ("passages-", "dense-", "bm25-", ".tmp-")
+SCRATCH_PREFIX = ".tmp-qa-index-"
+SCRATCH_MARK = ".qa-assistant-scratch"  # the first file written into a scratch folder: it is ours to remove
+_CONTENT_NAMED = re.compile(r"(?:passages-(?P<store>[0-9a-f]{12})\.jsonl|dense-(?P<dense>[0-9a-f]{12})\.faiss"
+                            r"|bm25-(?P<sparse>[0-9a-f]{12}))")
 
 
 def sha256_file(path: Path) -> str:
@@ -63,6 +67,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(directory)
 
 
+def _sparse_tag(files: dict[str, str]) -> str:
+    """The name tag of a BM25 folder: a hash over its files' names and checksums."""
+    return hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in sorted(files.items())).encode()).hexdigest()
+
+
+def written_by_index(path: Path) -> bool:
+    """Did an index save write this file or folder? Index files are named by their content (the name
+    holds the start of its checksum, which is checked), scratch folders carry a mark file; nothing else
+    in an index folder is ever removed or counted as the index's own."""
+    if path.is_symlink():
+        return False
+    if path.name.startswith(SCRATCH_PREFIX) and path.is_dir():
+        return (path / SCRATCH_MARK).is_file() or not any(path.iterdir())
+    match = _CONTENT_NAMED.fullmatch(path.name)
+    if match is None:
+        return False
+    try:
+        if match["sparse"]:
+            if not path.is_dir() or any(not p.is_file() for p in path.iterdir()):
+                return False
+            return _sparse_tag({p.name: sha256_file(p) for p in path.iterdir()})[:12] == match["sparse"]
+        return path.is_file() and sha256_file(path)[:12] == (match["store"] or match["dense"])
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------- writers: one at a time
 
 def check_index_folder(folder: str | Path) -> None:
@@ -73,7 +103,7 @@ def check_index_folder(folder: str | Path) -> None:
         raise IndexLoadError(f"{folder}: is a file, not an index folder")
     if not folder.is_dir() or (folder / MANIFEST).is_file():
         return
-    foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK and not p.name.startswith(_OWN_PREFIXES))
+    foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK and not written_by_index(p))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         raise IndexLoadError(f"{folder}: not an index (no {MANIFEST}) and not empty ({shown}); "
@@ -313,8 +343,9 @@ def _save_locked(data: IndexData, folder: Path) -> dict:
     dense_bytes = data.dense.to_bytes()
     dense_sha = hashlib.sha256(dense_bytes).hexdigest()
     store_name, dense_name = f"passages-{store_sha[:12]}.jsonl", f"dense-{dense_sha[:12]}.faiss"
-    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=folder))
     try:
+        (scratch / SCRATCH_MARK).touch()
         _fsync_write(scratch / store_name, store)
         _fsync_write(scratch / dense_name, dense_bytes)
         sparse_scratch = scratch / "bm25"
@@ -325,8 +356,7 @@ def _save_locked(data: IndexData, folder: Path) -> dict:
                 os.fsync(handle.fileno())
             sparse_files[path.name] = sha256_file(path)
         _fsync_dir(sparse_scratch)
-        sparse_tag = hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in sorted(sparse_files.items())).encode()).hexdigest()
-        sparse_name = f"bm25-{sparse_tag[:12]}"
+        sparse_name = f"bm25-{_sparse_tag(sparse_files)[:12]}"
         files = {store_name: store_sha, dense_name: dense_sha}
         files.update({f"{sparse_name}/{n}": h for n, h in sparse_files.items()})
 
@@ -349,8 +379,8 @@ def _save_locked(data: IndexData, folder: Path) -> dict:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     keep = {MANIFEST, LOCK, store_name, dense_name, sparse_name}
-    for stale in folder.iterdir():  # files of older indexes and scratch folders of crashed writers
-        if stale.name not in keep and stale.name.startswith(_OWN_PREFIXES):
+    for stale in folder.iterdir():  # files of older indexes and scratch folders of crashed writers, only
+        if stale.name not in keep and written_by_index(stale):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     data.manifest = manifest
     return manifest

@@ -30,7 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr
 
 from .answer import Answer, escape_markdown
-from .assistant import Assistant, QuestionError
+from .assistant import MAX_QUESTION_CHARS, Assistant, QuestionError
 from .retrieve import MODES
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ MODE_LABELS = {"hybrid": "混合（语义 + 关键词）", "dense": "语义向�
 DEFAULT_CONCURRENCY = 4
 CONCURRENCY_ID = "assistant"
 MAX_EXAMPLES = 3
+MAX_UPLOAD = "20mb"  # the largest request file Gradio accepts (the page takes no files yet; nothing bigger is read)
 
 THEME = gr.themes.Soft(
     primary_hue="blue", neutral_hue="slate",
@@ -274,9 +275,11 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
             return (gr.skip(), gr.skip(), "") + unlock
         chat, questions = list(chat or []), list(questions or [])
         started = time.perf_counter()
+        answered = False
         try:
             answer = _ask(assistant, pending, questions, _check_k(k), _check_mode(mode))
             reply = render_answer(answer, int(k), time.perf_counter() - started)
+            answered = True
         except gr.Error as error:
             reply = f"<strong>无法回答</strong>：{escape_markdown(str(error.message))}"
         except Exception:  # never leave the page locked or show a traceback
@@ -286,7 +289,8 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
             chat[-1] = {"role": "assistant", "content": reply}
         else:
             chat.append({"role": "assistant", "content": reply})
-        return (chat, questions + [pending], "") + unlock
+        # a question that was refused (too long, empty…) is not part of the conversation a follow-up leans on
+        return (chat, questions + [pending] if answered else questions, "") + unlock
 
     def pick_example(selection: gr.SelectData, chat: list, questions: list):
         value = selection.value
@@ -318,6 +322,7 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
         with gr.Row(equal_height=True):
             question_box = gr.Textbox(placeholder="输入问题，按回车发送（Shift+回车换行）", show_label=False,
                                       lines=1, max_lines=6, scale=8, autofocus=True, elem_id="qa-question",
+                                      max_length=MAX_QUESTION_CHARS,
                                       submit_btn=False)
             send_button = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="qa-send")
 
@@ -354,6 +359,7 @@ def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, conc
     app = build_app(assistant, concurrency)
     log.info("chat page on http://%s:%d/ (API endpoint /%s, up to %d answers at a time)", host, port, API_NAME,
              concurrency)
+    launch_kwargs.setdefault("max_file_size", MAX_UPLOAD)
     app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                footer_links=["api"], **launch_kwargs)
 

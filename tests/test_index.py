@@ -18,7 +18,8 @@ import pytest
 
 from qa_assistant.assistant import Assistant
 from qa_assistant.embedder import ModelInfo, ModelMismatchError
-from qa_assistant.index import (LOCK, MANIFEST, IndexLoadError, IndexLockedError, build_index_data,
+from qa_assistant.index import (LOCK, MANIFEST, SCRATCH_MARK, SCRATCH_PREFIX, IndexLoadError, IndexLockedError,
+                                build_index_data,
                                 check_index_folder, load_index, save_index, write_lock)
 from qa_assistant.ingest import IngestError
 from qa_assistant.passages import char_window, embedding_text
@@ -186,9 +187,13 @@ def test_missing_file_and_foreign_folders(tmp_path):
         new_assistant(docs).index([])
     assert sorted(p.name for p in docs.iterdir()) == ["thesis.docx"]  # nothing written among the user's files
     crashed = tmp_path / "crashed"
-    (crashed / ".tmp-abc").mkdir(parents=True)
-    (crashed / "passages-0123.jsonl").write_text("")
+    (crashed / f"{SCRATCH_PREFIX}abc").mkdir(parents=True)
+    (crashed / f"{SCRATCH_PREFIX}abc" / SCRATCH_MARK).touch()
+    (crashed / f"passages-{hashlib.sha256(b'half').hexdigest()[:12]}.jsonl").write_bytes(b"half")
     check_index_folder(crashed)  # leftovers of a first build that was killed: fine to build in
+    (crashed / "passages-backup.jsonl").write_text("mine")
+    with pytest.raises(IndexLoadError, match=r"not empty \(passages-backup.jsonl\)"):
+        check_index_folder(crashed)  # named like an index file, but not one: the user's
 
 
 def test_saving_the_same_content_again_keeps_names_and_repairs_a_damaged_bm25_folder(built):
@@ -205,16 +210,30 @@ def test_saving_the_same_content_again_keeps_names_and_repairs_a_damaged_bm25_fo
     load_index(folder)
 
 
-def test_stale_files_and_crash_leftovers_are_removed_after_a_save(built):
+def test_stale_files_and_crash_leftovers_are_removed_after_a_save_and_nothing_else(built):
     assistant, folder, _, _ = built
-    (folder / ".tmp-crashed").mkdir()
-    (folder / ".tmp-crashed" / "passages-x.jsonl").write_text("half")
-    (folder / "passages-deadbeef0000.jsonl").write_text("old")
-    (folder / "notes.txt").write_text("not ours")
+    before = json.loads((folder / MANIFEST).read_text())["files"]
+    (folder / f"{SCRATCH_PREFIX}crashed").mkdir()
+    (folder / f"{SCRATCH_PREFIX}crashed" / SCRATCH_MARK).touch()
+    (folder / f"{SCRATCH_PREFIX}crashed" / "passages-x.jsonl").write_text("half")
+    orphan = f"passages-{hashlib.sha256(b'old').hexdigest()[:12]}.jsonl"  # moved in by a writer killed before its switch
+    (folder / orphan).write_bytes(b"old")
+    users = {"notes.txt": "not ours", "dense-matrix-notes.txt": "mine", "passages-backup.jsonl": "mine",
+             "passages-deadbeef0000.jsonl": "named like ours, content is not", ".tmp-mine": None,
+             "bm25-experiments": None, "bm25-0123456789ab": None}
+    for name, text in users.items():
+        if text is None:
+            (folder / name).mkdir()
+            (folder / name / "data.json").write_text("{}")
+        else:
+            (folder / name).write_text(text)
     assistant.remove(["a2"])
     names = sorted(p.name for p in folder.iterdir())
     files = json.loads((folder / MANIFEST).read_text())["files"]
-    assert names == sorted([MANIFEST, LOCK, "notes.txt", files["store"], files["dense"], files["sparse"]])
+    assert files["store"] != before["store"]  # the old index files went, the user's stayed
+    assert names == sorted([MANIFEST, LOCK, files["store"], files["dense"], files["sparse"], *users])
+    for name, text in users.items():
+        assert (folder / name / "data.json").is_file() if text is None else (folder / name).read_text() == text
 
 
 # ---------------------------------------------------------------- the write lock
@@ -279,7 +298,7 @@ def test_a_writer_that_loaded_an_older_version_does_not_lose_the_newer_one(built
     first.index([extra1])
     second.index([extra2])  # loaded before first saved: it must build on first's save
     ids = {p.article_id for p in load_index(folder).passages}
-    assert {"n1", "n2", "a1", "a2"} <= ids
+    assert {"one:n1", "two:n2", "news:a1", "news:a2"} <= ids
 
 
 def test_another_model_cannot_update_the_index(built):
@@ -339,29 +358,41 @@ def test_new_heading_re_embeds_the_paragraphs_under_it(built):
         assert np.allclose(vectors[row], FakeEmbedder._vector(embedding_text(passage.heading, passage.text)))
 
 
-def test_article_moved_to_another_jsonl_file_replaces_the_old_one(built):
+def test_two_exports_numbered_from_one_keep_all_their_articles(built):
     assistant, folder, inputs, news = built
-    moved = inputs / "later.jsonl"
-    write_jsonl(moved, [dict(ARTICLES[1], text="全市职工技能大赛举行。")])
-    report = reopen(folder).index([moved])  # only the new file: a1 stays, a2 now comes from later.jsonl
+    before = {p.article_id for p in load_index(folder).passages}
+    other = write_jsonl(inputs / "other.jsonl", [{"id": 1, "title": "别的报道", "text": "另一份导出的第一篇。"}])
+    write_jsonl(inputs / "numbered.jsonl", [{"id": "1", "title": "第一篇", "text": "这一份导出也从1开始编号。"}])
+    reopen(folder).index([other])
+    report = reopen(folder).index([inputs / "numbered.jsonl"])  # a later run: nothing of other.jsonl is lost
     data = load_index(folder)
-    a2 = [p for p in data.passages if p.article_id == "a2"]
-    assert len(a2) == 1 and a2[0].source == str(moved.resolve())
-    assert report.passages_embedded == 0  # same text, same heading: vector reused
-    assert sorted(data.manifest["sources"]) == sorted(str(p.resolve()) for p in (news, moved, inputs / "page_000.txt"))
-    write_jsonl(news, [ARTICLES[0]])  # the article is taken out of its old file as well
-    reopen(folder).index([inputs])
-    data = load_index(folder)
-    assert len([p for p in data.passages if p.article_id == "a2"]) == 1
-    assert len({p.id for p in data.passages}) == len(data.passages)
+    assert report.passages_removed == 0
+    assert {p.article_id for p in data.passages} == before | {"other:1", "numbered:1"}
+    with pytest.raises(LookupError, match=r"article id '1' is in several files"):
+        reopen(folder).remove(["1"])
+    assert reopen(folder).remove(["other:1"]) == 1
+    assert reopen(folder).remove(["1"]) == 1  # unambiguous now: the file's own id addresses it
+
+
+def test_an_id_held_by_another_file_is_refused_naming_both(built, tmp_path):
+    _, folder, inputs, news = built
+    before = snapshot(folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_jsonl(elsewhere / "news.jsonl", [ARTICLES[1]])  # same file name, so the same scoped id news:a2
+    with pytest.raises(IngestError, match=r"elsewhere/news.jsonl: field 'id': article id 'news:a2' is already in "
+                                          r".*in/news.jsonl"):
+        reopen(folder).index([elsewhere])
+    assert snapshot(folder) == before
 
 
 def test_same_article_id_in_two_files_of_one_run_is_refused(built, tmp_path):
     _, folder, inputs, news = built
     before = snapshot(folder)
-    write_jsonl(inputs / "copy.jsonl", [ARTICLES[1]])
     write_jsonl(news, ARTICLES + [{"id": "a9", "title": "新", "text": "新段落。"}])
-    with pytest.raises(IngestError, match=r"news.jsonl: field 'id': article id 'a2' is also in .*copy.jsonl"):
+    (inputs / "copy").mkdir()
+    write_jsonl(inputs / "copy" / "news.jsonl", [ARTICLES[1]])
+    with pytest.raises(IngestError, match=r"news.jsonl: field 'id': article id 'news:a2' is also in .*news.jsonl"):
         reopen(folder).index([inputs])
     assert snapshot(folder) == before
 
@@ -372,7 +403,7 @@ def test_remove_by_article_id_file_name_and_path(built):
     assert assistant.remove(["a2"]) == 1
     assert assistant.remove(["nothing-like-this"]) == 0
     assert assistant.remove([str(news)]) == 2
-    assert {p.article_id for p in load_index(folder).passages}.isdisjoint({"a1", "a2"})
+    assert {p.article_id for p in load_index(folder).passages}.isdisjoint({"news:a1", "news:a2"})
     assert list(load_index(folder).manifest["sources"]) == [str((inputs / "page_000.txt").resolve())]
     assert assistant.remove(["page_000.txt"]) == total - 3
     data = load_index(folder)
@@ -385,7 +416,7 @@ def test_removed_article_of_an_unchanged_file_stays_removed(built):
     assistant, folder, inputs, _ = built
     assistant.remove(["a1"])
     report = reopen(folder).index([inputs])
-    assert report.passages_added == 0 and "a1" not in {p.article_id for p in load_index(folder).passages}
+    assert report.passages_added == 0 and "news:a1" not in {p.article_id for p in load_index(folder).passages}
 
 
 # ---------------------------------------------------------------- crash at every step of a save
@@ -438,7 +469,7 @@ def test_kill_at_every_step_of_a_save(built, tmp_path, change):
         data = load_index(folder)
         old = (folder / MANIFEST).read_bytes() == manifest
         if change == "new article":
-            assert (f"m{step}" in {p.article_id for p in data.passages}) != old
+            assert (f"more{step}:m{step}" in {p.article_id for p in data.passages}) != old
         else:
             assert data.passages == before
         assert len(data.passages) == len(data.dense) == data.sparse.size

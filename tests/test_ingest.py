@@ -94,7 +94,7 @@ def test_jsonl_articles(tmp_path):
             {"id": 7, "title": "标题二", "text": "只有一段。", "url": "http://x"}]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     articles = load_articles(path)
-    assert [a.id for a in articles] == ["a1", "7"]
+    assert [a.id for a in articles] == ["news:a1", "news:7"]  # scoped by the file
     assert [p.text for p in articles[0].paragraphs] == ["第一段。", "第二段被截断了。"]
     assert articles[0].date == "2024-01-02" and articles[1].url == "http://x"
 
