@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .passages import Passage
+from .passages import Passage, context_heading
 from .retrieve import Hit, normalise_query
 from .answer_type import NUMBER, TIME, answer_requirement, asks_cause, gives_cause, question_type, type_values
 from .text import WORD_CHAR, Span, content_terms, has_cjk, normalise, sentence_spans, word_tokens
@@ -40,6 +41,15 @@ class Quote:
     dense: float
     bm25: float
     highlights: tuple[Span, ...]
+    also: tuple[Passage, ...] = ()  # the same text in other files (another format, a reprint)
+
+    @property
+    def citation(self) -> str:
+        """Where the quote stands, with every other file that holds the same text."""
+        if not self.also:
+            return self.passage.citation
+        others = "、".join(dict.fromkeys(f"{Path(p.source).name} {p.citation}" for p in self.also))
+        return f"{self.passage.citation}（另见：{others}）"
 
     @property
     def highlight_texts(self) -> tuple[str, ...]:
@@ -72,6 +82,8 @@ class Answer:
                 "rank": rank, "id": hit.passage.id, "article_id": hit.passage.article_id,
                 "title": hit.passage.title, "paragraph": hit.passage.paragraph, "part": hit.passage.part,
                 "text": hit.passage.text, "source": hit.passage.source, "citation": hit.passage.citation,
+                "sources": [{"id": p.id, "article_id": p.article_id, "source": p.source, "citation": p.citation}
+                            for p in hit.passages],
                 "score": round(hit.score, 6), "dense": round(hit.dense, 6), "bm25": round(hit.bm25, 6),
                 "quoted": quote is not None,
                 "highlights": [hit.passage.text[s.start:s.end] for s in spans],
@@ -148,7 +160,7 @@ def answers(question: _Question, hit: Hit) -> bool:
         return False
     if not question.cjk:  # an English question shares no words with Chinese text: similarity decides
         return True
-    coverage = question_coverage(question, f"{hit.passage.heading}\n{hit.passage.text}")
+    coverage = question_coverage(question, f"{context_heading(hit.passage.heading)}\n{hit.passage.text}")
     needed = MIN_COVERAGE if question.requirement is None else MIN_COVERAGE_REQUIRED_MET
     return coverage >= needed or hit.dense >= STRONG_COSINE
 
@@ -162,7 +174,7 @@ def pick_sentences(query_vector: np.ndarray, question: _Question, passages: Sequ
     similarity = embedder.encode_sentences(flat) @ query_vector
     scored, i = [], 0
     for p, ss in zip(passages, spans):
-        clues = _SentenceClues.of(question, p.heading)
+        clues = _SentenceClues.of(question, context_heading(p.heading))
         scored.append([(s, sentence_score(float(similarity[i + j]), clues, p.text[s.start:s.end]))
                        for j, s in enumerate(ss)])
         i += len(ss)
@@ -240,7 +252,7 @@ def compose_answer(question: str, query: str, hits: Sequence[Hit], embedder, que
     chosen = [0] + [i for i in range(1, len(answering))
                     if _worth_quoting(answering[i], best, asked) or tops[i][1] >= tops[0][1] + CLEARLY_BETTER_SENTENCE]
     quotes = tuple(Quote(number, answering[i].passage, answering[i].score, answering[i].dense, answering[i].bm25,
-                         (tops[i][0],))
+                         (tops[i][0],), answering[i].also)
                    for number, i in enumerate(chosen[:MAX_QUOTES], start=1))
     return Answer(question, True, render_reply(quotes), quotes, tuple(hits), query, mode)
 
@@ -274,6 +286,6 @@ def render_reply(quotes: Sequence[Quote]) -> str:
             cursor = span.end
         pieces.append(escape_markdown(text[cursor:]))
         lines.append("> " + "".join(pieces))
-        lines.append(f"> — [{quote.number}] {escape_markdown(quote.passage.citation)}")
+        lines.append(f"> — [{quote.number}] {escape_markdown(quote.citation)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -15,7 +15,8 @@ from .answer import Answer, compose_answer, contextual_query
 from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError, default_precision, recorded_precision
 from .index import (LOCK, MANIFEST, IndexData, build_index_data, check_index_folder, load_index,
                     read_manifest, save_index, sha256_file, write_lock)
-from .ingest import IngestError, check_file_size, iter_input_files, load_articles, max_file_bytes
+from .ingest import (IngestError, check_file_size, iter_input_files, load_articles, max_file_bytes,
+                     supported_suffixes)
 from .passages import Passage, make_passages
 from .retrieve import Hit, HybridSearcher
 
@@ -118,8 +119,11 @@ class Assistant:
         for raw in paths:
             found = list(iter_input_files([raw]))
             if not found:
-                log.warning("%s: no .txt, .md or .jsonl files in this folder", raw)
+                log.warning("%s: no files of a supported kind (%s) in this folder", raw, ", ".join(supported_suffixes()))
             files.extend(found)
+        if not files:
+            raise IngestError(", ".join(str(p) for p in paths) or "(no paths)",
+                              f"nothing to index: no files of a supported kind ({', '.join(supported_suffixes())})")
         files = list(dict.fromkeys(p.resolve() for p in files))
         known = self.data.manifest.get("sources", {})
         digests = {str(path): _file_digest(path) for path in files}

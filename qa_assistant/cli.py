@@ -104,12 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             answer = assistant.ask(args.question, k=args.k, mode=args.mode)
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1) if args.json else answer.reply)
             return 0
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            answer = assistant.ask(line.strip(), k=args.k, mode=args.mode)
-            print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer.reply, flush=True)
-        return 0
+        return _ask_each_line(assistant, sys.stdin.buffer, args)
     if args.command == "eval":
         from .evaluate import run_cli
         return run_cli(args)
@@ -120,6 +115,54 @@ def _run(args: argparse.Namespace) -> int:
         serve(args.index, host=args.host, port=args.port)
         return 0
     raise AssertionError(args.command)
+
+
+MAX_LINE_BYTES = 16 * 1024  # a question is at most 2,000 characters; a longer line is refused unread
+
+
+def read_lines(stream, limit: int = MAX_LINE_BYTES):
+    """(line number, bytes or None) for each line of a binary stream; None for a line over ``limit``
+    bytes, whose rest is skipped without being kept in memory."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(1 << 16)
+            yield number, None
+        else:
+            yield number, line
+
+
+def _ask_each_line(assistant, stream, args) -> int:
+    """One answer (or one error) per input line, in order; exit status 1 when any line failed."""
+    from .assistant import QuestionError
+    failed = lines = 0
+    for number, raw in read_lines(stream):
+        lines = number
+        try:
+            if raw is None:
+                raise QuestionError(f"the line is over {MAX_LINE_BYTES // 1024} KB; a question is at most 2000 characters")
+            try:
+                question = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise QuestionError(f"not valid UTF-8 (byte {error.start})") from None
+            if not question:
+                raise QuestionError("empty line: no question")
+            answer = assistant.ask(question, k=args.k, mode=args.mode)
+        except (QuestionError, ValueError) as error:
+            failed += 1
+            print(json.dumps({"line": number, "error": str(error)}, ensure_ascii=False) if args.json
+                  else f"[{number}] error: {error}", flush=True)
+            continue
+        print(json.dumps({"line": number, **answer.to_dict()}, ensure_ascii=False) if args.json else answer.reply,
+              flush=True)
+    if failed:
+        print(f"qa-assistant: {failed} of {lines} lines could not be answered", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .passages import Passage
+from .passages import Passage, context_heading
 from .text import search_tokens
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class SparseIndex:
 
     @staticmethod
     def document_tokens(passage: Passage) -> list[str]:
-        return search_tokens(f"{passage.heading}\n{passage.text}")
+        return search_tokens(f"{context_heading(passage.heading)}\n{passage.text}")
 
     @classmethod
     def build(cls, token_lists: Sequence[list[str]]) -> "SparseIndex":

@@ -35,8 +35,10 @@ class Passage:
 
     @property
     def citation(self) -> str:
+        """「《标题》2024-01-12 第N段」, or 「《标题》第N段」 for an undated article."""
         piece = f"（{self.part}）" if self.part else ""
-        return f"《{self.title}》第{self.paragraph}段{piece}"
+        date = f"{self.date} " if self.date else ""
+        return f"《{self.title}》{date}第{self.paragraph}段{piece}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,8 +48,18 @@ class Passage:
         return cls(**record)
 
 
+HEADING_CONTEXT_CHARS = 100  # a headline longer than this (a scraped title holding the whole text) is cut
+
+
+def context_heading(heading: str) -> str:
+    """The headline as context for a paragraph, within a fixed budget, so a passage is never cut
+    smaller than its sentences to make room for its heading."""
+    return heading if len(heading) <= HEADING_CONTEXT_CHARS else heading[:HEADING_CONTEXT_CHARS] + "…"
+
+
 def embedding_text(heading: str, text: str) -> str:
-    """What the encoder sees for a passage: the headline as context, then the paragraph."""
+    """What the encoder sees for a passage: the headline (within its budget) as context, then the paragraph."""
+    heading = context_heading(heading)
     return f"{heading}\n{text}" if heading else text
 
 

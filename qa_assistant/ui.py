@@ -126,6 +126,11 @@ def render_answer(answer: Answer, k: int, seconds: float | None = None) -> str:
 
 # ------------------------------------------------------------------ inputs
 
+def refusal(message: str) -> gr.Error:
+    """A bad request's answer: the message to the client, one line in the log, no traceback."""
+    return gr.Error(message, print_exception=False)
+
+
 def parse_history(history: Any) -> list[str]:
     """Earlier questions, oldest first: a list of strings, a JSON string of one, or nothing."""
     if history is None or history == "":
@@ -137,7 +142,7 @@ def parse_history(history: Any) -> list[str]:
         try:
             history = json.loads(text)
         except json.JSONDecodeError:
-            raise gr.Error("history 必须是之前问题的列表（或该列表的 JSON 字符串），例如 [\"第一个问题\"]。") from None
+            raise refusal("history 必须是之前问题的列表（或该列表的 JSON 字符串），例如 [\"第一个问题\"]。") from None
     if isinstance(history, (list, tuple)):
         out = []
         for item in history:
@@ -146,20 +151,20 @@ def parse_history(history: Any) -> list[str]:
                     continue
                 item = item.get("content", "")
             if not isinstance(item, str):
-                raise gr.Error("history 里的每一项都必须是问题文字。")
+                raise refusal("history 里的每一项都必须是问题文字。")
             if item.strip():
                 out.append(item.strip())
         return out
-    raise gr.Error("history 必须是之前问题的列表（或该列表的 JSON 字符串）。")
+    raise refusal("history 必须是之前问题的列表（或该列表的 JSON 字符串）。")
 
 
 def _check_k(k: Any) -> int:
     try:
         value = int(k)
     except (TypeError, ValueError):
-        raise gr.Error(f"k 必须是 1 到 {MAX_K} 之间的整数。") from None
+        raise refusal(f"k 必须是 1 到 {MAX_K} 之间的整数。") from None
     if not 1 <= value <= MAX_K or (isinstance(k, float) and k != value):
-        raise gr.Error(f"k 必须是 1 到 {MAX_K} 之间的整数（收到 {k!r}）。")
+        raise refusal(f"k 必须是 1 到 {MAX_K} 之间的整数（收到 {k!r}）。")
     return value
 
 
@@ -169,21 +174,21 @@ def _check_mode(mode: Any) -> str:
     if isinstance(mode, str):
         mode = mode.strip().lower()
     if mode not in MODES:
-        raise gr.Error(f"mode 必须是 {' / '.join(MODES)} 之一（收到 {mode!r}）。")
+        raise refusal(f"mode 必须是 {' / '.join(MODES)} 之一（收到 {mode!r}）。")
     return mode
 
 
 def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str) -> Answer:
     """One question through the assistant; bad input becomes a clear gr.Error, never a traceback."""
     if not isinstance(question, str) or not question.strip():
-        raise gr.Error("问题不能为空：请输入一个问题。")
+        raise refusal("问题不能为空：请输入一个问题。")
     try:
         return assistant.ask(question, history=history, k=k, mode=mode)
     except QuestionError as error:
-        raise gr.Error(f"无法回答这个问题：{error}") from None
+        raise refusal(f"无法回答这个问题：{error}") from None
     except Exception:
         log.exception("answering %r failed", question[:200])
-        raise gr.Error("回答时出错了，请稍后再试（详情见服务器日志）。") from None
+        raise refusal("回答时出错了，请稍后再试（详情见服务器日志）。") from None
 
 
 # ------------------------------------------------------------------ example questions
@@ -257,7 +262,11 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
         Returns:
             the answer as JSON, the same as ``qa-assistant ask --json``
         """
-        answer = _ask(assistant, question, parse_history(history), _check_k(k), _check_mode(mode))
+        try:
+            answer = _ask(assistant, question, parse_history(history), _check_k(k), _check_mode(mode))
+        except gr.Error as error:  # one line in the log for a bad request; the client gets the message
+            log.warning("/%s refused: %s", API_NAME, str(error.message)[:300])
+            raise
         return answer.to_dict()
 
     def start_turn(question: str, chat: list, questions: list):

@@ -34,11 +34,57 @@ def test_ask_json_quotes_the_repaired_paragraph_first(cli_index):
     assert all(h in first["text"] for h in first["highlights"])
 
 
-def test_stdin_questions_give_one_json_object_per_line(cli_index):
-    result = cli("ask", "--index", cli_index, "--json", "-k", "3", stdin="经开区总工会慰问了哪些企业？\n\n今天北京天气怎么样？\n")
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a["found"] for a in lines] == [True, False]
-    assert len(lines[0]["passages"]) == 3
+def cli_bytes(*args, stdin: bytes):
+    return subprocess.run([sys.executable, "-m", "qa_assistant.cli", "-q", *map(str, args)], input=stdin,
+                          capture_output=True, timeout=600)
+
+
+def test_stdin_questions_give_one_json_object_per_input_line_whatever_the_line_holds(cli_index):
+    lines = ["经开区总工会慰问了哪些企业？".encode(), b"", "问" .encode() * 100_000, b"\xff\xfe bad bytes",
+             "今天北京天气怎么样？".encode()]
+    result = cli_bytes("ask", "--index", cli_index, "--json", "-k", "3", stdin=b"\n".join(lines) + b"\n")
+    out = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5]  # every line answered, in order, after the bad ones too
+    assert out[0]["found"] is True and len(out[0]["passages"]) == 3
+    assert "empty line" in out[1]["error"] and "at most 2000" in out[2]["error"] and "UTF-8" in out[3]["error"]
+    assert out[4]["found"] is False
+    assert result.returncode == 1 and b"3 of 5 lines could not be answered" in result.stderr
+
+
+def test_big5_and_utf16_pages_answer_in_their_own_script(tmp_path, sample_page):
+    import opencc
+    text = sample_page.read_text(encoding="utf-8")
+    traditional = opencc.OpenCC("s2tw").convert(text)
+    for name, data, script in (("big5", traditional.encode("big5"), "s2tw"), ("utf16", text.encode("utf-16"), None),
+                               ("utf16be-nul", text.encode("utf-16-be") + b"\x00", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "page.txt").write_bytes(data)
+        assert cli("index", tmp_path / name, "--index", tmp_path / f"idx-{name}").returncode == 0
+        answer = json.loads(cli("ask", "经开区总工会慰问了哪些企业？", "--index", tmp_path / f"idx-{name}", "--json").stdout)
+        first = answer["passages"][0]["text"]
+        for expected in ("北京先瑞达医疗科技有限公司", "北京华联印刷有限公司", "13名困难职工"):
+            assert (opencc.OpenCC(script).convert(expected) if script else expected) in first
+
+
+def test_indexing_a_folder_that_holds_the_index_does_not_read_the_index_back(tmp_path, sample_page):
+    import shutil
+    shutil.copy(sample_page, tmp_path / "page.txt")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "notes.txt").write_text("本报讯 虚拟环境里的文件不是文章。", encoding="utf-8")
+    counts = []
+    for _ in range(3):
+        result = cli("index", tmp_path, "--index", tmp_path / "embeddings" / "sample")
+        assert result.returncode == 0, result.stderr
+        counts.append(json.loads(cli("info", "--index", tmp_path / "embeddings" / "sample").stdout)["passages"])
+    assert counts == [26, 26, 26]
+
+
+def test_a_folder_with_nothing_to_index_fails_and_creates_no_index(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "page.pdf").write_bytes(b"%PDF-1.4 not really")
+    result = cli("index", tmp_path / "in", "--index", tmp_path / "idx")
+    assert result.returncode == 2 and "nothing to index" in result.stderr
+    assert not (tmp_path / "idx").exists()
 
 
 def test_info_names_model_and_size(cli_index):
@@ -50,6 +96,7 @@ def test_info_names_model_and_size(cli_index):
 @pytest.mark.parametrize("args,message", [
     (("ask", "问题", "--index", "/nonexistent/idx"), "no such index folder"),
     (("index", "/nonexistent/page.txt", "--index", "/tmp/unused-idx"), "no such file"),
+    (("index", "pyproject.toml", "--index", "/tmp/unused-idx"), "unsupported kind of file (.toml); supported: .txt"),
 ])
 def test_errors_are_one_line_and_non_zero(args, message):
     result = cli(*args)

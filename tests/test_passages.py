@@ -1,6 +1,6 @@
 """Passages: one per paragraph, long ones cut at sentence ends to fit the window, exact quotes."""
 from qa_assistant.ingest import Article, Paragraph, load_articles
-from qa_assistant.passages import char_window, covers, make_passages, split_paragraph
+from qa_assistant.passages import char_window, covers, embedding_text, make_passages, split_paragraph
 from qa_assistant.text import is_sentence_final
 
 
@@ -41,3 +41,13 @@ def test_passage_ids_depend_on_content_only(sample_page):
     first = [p.id for p in make_passages(load_articles(sample_page), char_window(10_000))]
     again = [p.id for p in make_passages(load_articles(sample_page), char_window(10_000))]
     assert first == again and len(set(first)) == len(first)
+
+
+def test_a_title_holding_the_whole_text_does_not_shred_its_article():
+    """Scraped data where the title field holds the whole article: the heading the encoder sees is cut
+    to its budget, and the paragraphs stay whole (not one passage per character)."""
+    body = "区总工会走访慰问了困难职工，送上米面油和慰问金。慰问组还详细了解了职工的生活情况。"
+    article = Article("a", body * 30, (Paragraph(body), Paragraph(body[:24])), "s.txt")
+    passages = make_passages([article], char_window(300))
+    assert [p.text for p in passages] == [body, body[:24]]
+    assert all(len(embedding_text(p.heading, p.text)) <= 300 for p in passages)

@@ -176,12 +176,45 @@ def test_api_modes(client, mode):
     ((Q_COMPANIES, [], 5, "fuzzy"), "mode 必须是"),
     ((Q_COMPANIES, "not json", 5, "hybrid"), "history"),
     (("问" * 5000, [], 5, "hybrid"), "无法回答这个问题"),
+    ((Q_GIFTS, [Q_COMPANIES, 3], 5, "hybrid"), "history"),
+    ((Q_GIFTS, ["问" * 3000], 5, "hybrid"), "at most 2000"),
 ])
 def test_api_errors_are_clear_messages(client, args, message):
     from gradio_client.exceptions import AppError
     with pytest.raises(AppError) as error:
         client.predict(*args, api_name="/ask")
     assert message in str(error.value) and "Traceback" not in str(error.value)
+
+
+def test_bad_requests_leave_one_log_line_each_and_no_traceback(server, client):
+    from gradio_client.exceptions import AppError
+    before = server.log.read_text()
+    with pytest.raises(AppError):
+        client.predict(Q_COMPANIES, [], 0, "hybrid", api_name="/ask")
+    time.sleep(0.5)
+    added = server.log.read_text()[len(before):]
+    assert "Traceback" not in added and "k 必须是" in added and len(added.strip().splitlines()) <= 2, added
+
+
+def test_a_megabyte_of_history_is_refused_and_never_stalls_other_users(server):
+    """A follow-up sent with a 1 MB earlier question used to freeze the server for minutes (a regular
+    expression quadratic in the text): it is refused at once while another user's question is answered."""
+    from concurrent.futures import ThreadPoolExecutor
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    def flood():
+        try:
+            Client(server.url, verbose=False).predict(Q_GIFTS, ["经开区" * 350_000], 5, "hybrid", api_name="/ask")
+        except AppError as error:
+            return str(error)
+        return "answered"
+
+    with ThreadPoolExecutor(2) as pool:
+        refused = pool.submit(flood)
+        other = Client(server.url, verbose=False).predict(Q_COMPANIES, [], 5, "hybrid", api_name="/ask")
+        assert other["found"] and all(name in _quoted(other)[0]["text"] for name in COMPANIES)
+        assert "at most 2000" in refused.result(timeout=120)
 
 
 def test_api_serves_concurrent_users(server):

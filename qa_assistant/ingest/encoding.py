@@ -44,10 +44,10 @@ def read_text(path: str | Path) -> str:
 def _decode(raw: bytes, path: str | Path) -> str:
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
-            return _strict(raw, encoding, path)
+            return _strict(_whole_units(raw, encoding), encoding, path)
     wide = _utf16_or_32_without_bom(raw[:_SAMPLE])
     if wide:
-        return _strict(raw[:len(raw) - len(raw) % (4 if "32" in wide else 2)], wide, path)
+        return _strict(_whole_units(raw, wide), wide, path)
     raw = raw.rstrip(b"\x00")
     try:
         return raw.decode("utf-8")
@@ -73,23 +73,39 @@ def _family(encoding: str) -> str:
 
 
 def _utf16_or_32_without_bom(sample: bytes) -> str | None:
-    """UTF-16/32 text without a byte order mark: NUL bytes fall in fixed positions of each code unit
-    (ASCII line breaks and digits are enough to show it)."""
+    """UTF-16/32 text without a byte order mark: UTF-32 by its NUL bytes in fixed positions of each code
+    unit, UTF-16 by the byte order that decodes to characters news text is made of."""
     if len(sample) < 4 or b"\x00" not in sample:
         return None
     def zero_share(offset: int, step: int) -> float:
         units = sample[offset::step]
         return units.count(0) / len(units) if units else 0.0
-    if len(sample) % 4 == 0 and zero_share(2, 4) > 0.9 and zero_share(3, 4) > 0.9:
+    sample = sample[:len(sample) - len(sample) % 4]
+    if zero_share(2, 4) > 0.9 and zero_share(3, 4) > 0.9:
         return "utf-32-le"
-    if len(sample) % 4 == 0 and zero_share(0, 4) > 0.9 and zero_share(1, 4) > 0.9:
+    if zero_share(0, 4) > 0.9 and zero_share(1, 4) > 0.9:
         return "utf-32-be"
-    even, odd = zero_share(0, 2), zero_share(1, 2)
-    if odd > 0.05 and even < 0.01:
-        return "utf-16-le"
-    if even > 0.05 and odd < 0.01:
-        return "utf-16-be"
-    return None
+    best, share = None, 0.0
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = sample[:len(sample) - len(sample) % 2].decode(encoding, errors="replace")
+        plausible = sum(1 for ch in text if _plausible(ch)) / max(len(text), 1)
+        if plausible > share:
+            best, share = encoding, plausible
+    return best if share >= 0.95 else None
+
+
+def _plausible(ch: str) -> bool:
+    """A character Chinese news text is made of: CJK, ASCII, CJK and general punctuation, full-width forms."""
+    code = ord(ch)
+    return (0x20 <= code < 0x7F or ch in "\n\r\t" or 0x4E00 <= code <= 0x9FFF or 0x3000 <= code <= 0x303F
+            or 0xFF00 <= code <= 0xFFEF or 0x2000 <= code <= 0x206F or 0x3400 <= code <= 0x4DBF or code == 0xB7)
+
+
+def _whole_units(raw: bytes, encoding: str) -> bytes:
+    """UTF-16/32 bytes without a trailing partial code unit of NUL padding."""
+    unit = 4 if "32" in encoding else 2 if "16" in encoding else 1
+    extra = len(raw) % unit
+    return raw[:len(raw) - extra] if extra and not raw[len(raw) - extra:].strip(b"\x00") else raw
 
 
 def _strict(raw: bytes, encoding: str, path: str | Path) -> str:

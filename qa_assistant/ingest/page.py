@@ -6,9 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from ..text import is_complete_paragraph, is_sentence_final, join_fragments, unbalanced
+from ..text import is_complete_paragraph, is_sentence_final, join_fragments, to_simplified, unbalanced
 from .model import Article, Page, Paragraph
 
 HEADING_MAX_CHARS = 40
@@ -35,12 +35,14 @@ def split_lines(text: str) -> list[str]:
 
 
 def _is_lead(text: str) -> bool:
+    text = to_simplified(text[:120])  # bylines are matched in simplified script: 本報訊 is 本报讯
     return bool(_LEAD_RE.match(text) or _REPORTER_LEAD_RE.match(text))
 
 
 def _is_caption(text: str) -> bool:
     if len(text) > CAPTION_MAX_CHARS:
         return False
+    text = to_simplified(text)
     return bool(_CAPTION_START_RE.match(text)) or (bool(_PHOTO_CREDIT_RE.search(text)) and "摄" in text[-8:])
 
 
@@ -48,7 +50,8 @@ def _short(text: str) -> bool:
     return len(text) <= HEADING_MAX_CHARS and "。" not in text and not unbalanced(text)
 
 
-def _classify(segments: list[str], forced_headings: set[int] | None = None) -> list[str]:
+def _classify(segments: list[str], forced_headings: set[int] | None = None,
+              forced_captions: set[int] | None = None) -> list[str]:
     """Kind of each raw segment. A heading is a short line that precedes a byline lead (within a
     group of at most three short lines), or a short line without final punctuation standing
     between finished paragraphs."""
@@ -56,6 +59,8 @@ def _classify(segments: list[str], forced_headings: set[int] | None = None) -> l
     for i, text in enumerate(segments):
         if forced_headings is not None and i in forced_headings:
             kinds.append("heading")
+        elif forced_captions and i in forced_captions:
+            kinds.append("caption")
         elif _is_lead(text):
             kinds.append("lead")
         elif _is_caption(text):
@@ -78,10 +83,11 @@ def _classify(segments: list[str], forced_headings: set[int] | None = None) -> l
     return kinds
 
 
-def repair(segments: list[str], forced_headings: set[int] | None = None) -> list[_Block]:
+def repair(segments: list[str], forced_headings: set[int] | None = None,
+           forced_captions: set[int] | None = None) -> list[_Block]:
     """Rejoin paragraphs that extraction cut mid-sentence: a lead or body paragraph that does not
     end like a finished paragraph absorbs the next segment unless that one starts something new."""
-    kinds = _classify(segments, forced_headings)
+    kinds = _classify(segments, forced_headings, forced_captions)
     blocks: list[_Block] = []
     for text, kind in zip(segments, kinds):
         last = blocks[-1] if blocks else None
@@ -108,9 +114,10 @@ def _byline(paragraphs: Iterable[Paragraph]) -> tuple[tuple[str, ...], tuple[str
     correspondents: list[str] = []
     photographers: list[str] = []
     for paragraph in paragraphs:
+        text = to_simplified(paragraph.text[:120] if paragraph.kind == "lead" else paragraph.text)
         if paragraph.kind == "lead":
-            match = _LEAD_RE.match(paragraph.text)
-            inner = match.group(1) if match else "记者 " + _REPORTER_LEAD_RE.match(paragraph.text).group(1)
+            match = _LEAD_RE.match(text)
+            inner = match.group(1) if match else "记者 " + _REPORTER_LEAD_RE.match(text).group(1)
             role = "记者"
             for piece in _ROLE_RE.split(inner):
                 piece = piece.strip()
@@ -120,7 +127,7 @@ def _byline(paragraphs: Iterable[Paragraph]) -> tuple[tuple[str, ...], tuple[str
                 names = [n for n in re.split(r"[\s、，,]+", piece) if n]
                 (correspondents if role == "通讯员" else reporters).extend(names)
         elif paragraph.kind == "caption":
-            credit = _PHOTO_CREDIT_RE.search(paragraph.text)
+            credit = _PHOTO_CREDIT_RE.search(text)
             if credit:
                 words = re.split(r"[\s、]+", credit.group(1).strip())
                 photographers.extend(w.removeprefix("本报记者").removeprefix("记者") for w in words if w)
@@ -191,3 +198,16 @@ def parse_markdown(text: str, source: str = "page.md") -> Page:
     keep = [i for i, s in enumerate(segments) if s]
     forced = {keep.index(i) for i in forced if i in keep}
     return _assemble(repair([segments[i] for i in keep], forced), source)
+
+
+def parse_blocks(segments: Sequence[str], headings: Iterable[int] | None, source: str,
+                 captions: Iterable[int] = ()) -> Page:
+    """Segments whose headlines (and captions) the format tells — font size in a PDF, styles in a DOCX,
+    markup in HTML — → articles; bylines, cut paragraphs and the banner are found as on a page.
+    ``headings=None`` guesses the headlines as :func:`parse_page` does."""
+    segments = [s.strip() for s in segments]
+    keep = [i for i, s in enumerate(segments) if s]
+    position = {old: new for new, old in enumerate(keep)}
+    forced = None if headings is None else {position[i] for i in headings if i in position}
+    forced_captions = {position[i] for i in captions if i in position}
+    return _assemble(repair([segments[i] for i in keep], forced, forced_captions), source)
