@@ -38,6 +38,12 @@ class Hit(NamedTuple):
     dense: float  # cosine similarity of question and passage
     bm25: float  # BM25 score (0 when no question word occurs in the passage)
     row: int
+    also: tuple[Passage, ...] = ()  # the same text elsewhere in the archive (another file, a reprint)
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        """This passage and every copy of its text, best first."""
+        return (self.passage,) + self.also
 
 
 class HybridSearcher:
@@ -87,12 +93,16 @@ class HybridSearcher:
             rows = top_rows(bm25_all, max(k, CANDIDATES))
             rows = rows[bm25_all[rows] > 0]
             order = [(int(r), float(bm25_all[r])) for r in rows]
-            cosine = self._cosines(vector, [r for r, _ in order[:k]])
+            cosine = {}
         else:
             order, cosine = self._fuse(vector, dense_rows, dense_scores, bm25_all,
                                        question_type(normalise_query(question)))
-        return [Hit(self.data.passages[row], float(score), float(cosine[row]), float(bm25_all[row]), row)
-                for row, score in order[:k]]
+        passages = self.data.passages
+        chosen = collapse_copies(order, passages, k)
+        cosine.update(self._cosines(vector, [row for row, _, _ in chosen if row not in cosine]))
+        return [Hit(passages[row], float(score), float(cosine[row]), float(bm25_all[row]), row,
+                    tuple(passages[copy] for copy in copies))
+                for row, score, copies in chosen]
 
     def _fuse(self, vector: np.ndarray, dense_rows: np.ndarray, dense_scores: np.ndarray,
               bm25_all: np.ndarray, answer_type: str | None) -> tuple[list[tuple[int, float]], dict[int, float]]:
@@ -144,6 +154,22 @@ def _faiss_threads(count: int):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def collapse_copies(order: Sequence[tuple[int, float]], passages: Sequence[Passage],
+                    k: int) -> list[tuple[int, float, list[int]]]:
+    """The first ``k`` distinct texts of a ranking, each with the rows further down that hold the same
+    text (the same story in two files, or a reprint): top-k holds k different texts."""
+    first: dict[str, int] = {}
+    chosen: list[tuple[int, float, list[int]]] = []
+    for row, score in order:
+        key = "".join(passages[row].text.split())
+        if key in first:
+            chosen[first[key]][2].append(row)
+        elif len(chosen) < k:
+            first[key] = len(chosen)
+            chosen.append((row, score, []))
+    return chosen
 
 
 def top_rows(scores: np.ndarray, k: int) -> np.ndarray:

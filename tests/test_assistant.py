@@ -126,3 +126,17 @@ def test_a_question_is_encoded_once_per_answer(assistant, monkeypatch):
     monkeypatch.setattr(assistant.embedder, "encode_queries", lambda questions: (encoded.append(list(questions)), original(questions))[1])
     assert assistant.ask("经开区总工会慰问了哪些企业？").found
     assert encoded == [["经开区总工会慰问了哪些企业?"]]
+
+
+def test_the_same_text_in_two_files_is_one_result_citing_both(sample_page, tmp_path):
+    for name in ("today", "reprint"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / sample_page.name).write_bytes(sample_page.read_bytes())
+    assistant = Assistant.build([tmp_path / "today", tmp_path / "reprint"])
+    assert len(assistant.passages) == 52
+    answer = assistant.ask("经开区总工会慰问了哪些企业？", k=5)
+    texts = [hit.passage.text for hit in answer.hits]
+    assert len(texts) == 5 and len(set(texts)) == 5  # five different paragraphs, none twice
+    first = answer.to_dict()["passages"][0]
+    assert {Path(s["source"]).parent.name for s in first["sources"]} == {"today", "reprint"}
+    assert "另见" in answer.quotes[0].citation and "另见" in answer.reply
