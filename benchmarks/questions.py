@@ -31,7 +31,7 @@ def spread(items: list, n: int) -> list:
 def real_index(embedder, index_dir: Path | None):
     """The CMRC passages and their vectors: from a saved index of the corpus, or embedded now."""
     from qa_assistant.assistant import Assistant
-    from qa_assistant.index import build_index_data, load_index
+    from qa_assistant.store import build_index_data, load_index
 
     if index_dir is not None and (index_dir / "manifest.json").is_file():
         data = load_index(index_dir)
@@ -54,7 +54,7 @@ def mixed_vectors(real: np.ndarray, count: int, seed: int) -> np.ndarray:
 def at_size(embedder, passages, vectors, sentences, size: int, questions: list[str], ask_questions: list[str],
             scratch: Path) -> dict:
     from qa_assistant.assistant import Assistant
-    from qa_assistant.index import build_index_data, load_index, save_index
+    from qa_assistant.store import build_index_data, load_index, save_index
     from qa_assistant.retrieve import normalise_query
     from qa_assistant.text import search_tokens
 

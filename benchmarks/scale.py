@@ -2,13 +2,13 @@
 
 Dense: L2-normalised 384-d vectors shaped like sentence embeddings (``common.structured_vectors``),
 queries drawn from the same distribution but not in the index; recall@10 of each index is measured
-against exact search. Both indexes are built by ``qa_assistant.index.DenseIndex.build`` (HNSW as the
+against exact search. Both indexes are built by ``qa_assistant.store.DenseIndex.build`` (HNSW as the
 project configures it), then HNSW's efSearch is swept. Latency is of one query at a time on one FAISS
 thread, as ``HybridSearcher`` searches a question (FAISS's default of every core is kept as a column:
 on a busy machine it waits for the second core). A uniform-random set (no structure: the worst
 case for any graph index) is measured at the smallest size.
 
-BM25: ``qa_assistant.index.SparseIndex`` over synthetic documents: real jieba search tokens of the CMRC
+BM25: ``qa_assistant.store.SparseIndex`` over synthetic documents: real jieba search tokens of the CMRC
 corpus plus a Zipf tail of made-up words, documents as long as the CMRC passages' token lists; queries
 are CMRC questions through ``qa_assistant.text.search_tokens``. Scoring all documents and picking the
 top 50 is timed both with a full stable ``argsort`` (what ``retrieve.py`` did) and with
@@ -69,7 +69,7 @@ def _disk_bytes(dense) -> int:
 def dense_at(size: int, n_queries: int, flat_queries: int, kind: str = "structured", sweep=EF_SWEEP) -> dict:
     import faiss
 
-    from qa_assistant.index import DenseIndex
+    from qa_assistant.store import DenseIndex
 
     make = structured_vectors if kind == "structured" else uniform_vectors
     started = time.perf_counter()
@@ -131,7 +131,7 @@ def _vocabulary(rng: np.random.Generator, size: int) -> tuple[list[str], np.ndar
     """Real CMRC search tokens by frequency, then made-up two- to four-character words."""
     from collections import Counter
 
-    from qa_assistant.index import SparseIndex
+    from qa_assistant.store import SparseIndex
     from qa_assistant.ingest import load_articles
     from qa_assistant.passages import char_window, make_passages
 
@@ -149,7 +149,7 @@ def _vocabulary(rng: np.random.Generator, size: int) -> tuple[list[str], np.ndar
 
 
 def bm25_at(size: int, n_queries: int, seed: int = 3) -> dict:
-    from qa_assistant.index import SparseIndex
+    from qa_assistant.store import SparseIndex
     from qa_assistant.retrieve import top_rows
     from qa_assistant.text import search_tokens
 

@@ -2,7 +2,7 @@
 from .answer import Answer, Quote
 from .assistant import Assistant, IndexReport, QuestionError
 from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError
-from .index import IndexLoadError
+from .store import IndexLoadError
 from .ingest import Article, IngestError, Page, Paragraph, parse_page
 from .passages import Passage
 from .retrieve import MODES, Hit

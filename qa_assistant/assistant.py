@@ -13,7 +13,7 @@ import numpy as np
 
 from .answer import Answer, compose_answer, contextual_query
 from .embedder import DEFAULT_MODEL, Embedder, ModelMismatchError, default_precision, recorded_precision
-from .index import (LOCK, MANIFEST, IndexData, build_index_data, check_index_folder, load_index,
+from .store import (LOCK, MANIFEST, IndexData, build_index_data, check_index_folder, load_index,
                     read_manifest, save_index, sha256_file, write_lock)
 from .ingest import (IngestError, check_file_size, iter_input_files, load_articles, max_file_bytes,
                      supported_suffixes)

@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
               f"{report.passages_total} in the index")
         return 0
     if args.command == "info":
-        from .index import read_manifest
+        from .store import read_manifest
         manifest = read_manifest(args.index)
         print(json.dumps({k: v for k, v in manifest.items() if k != "files"}, ensure_ascii=False, indent=2))
         return 0
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QA_ASSISTANT_PRECISION"] = args.precision
     from .assistant import QuestionError
     from .embedder import ModelMismatchError
-    from .index import IndexLoadError
+    from .store import IndexLoadError
     from .ingest import IngestError
     try:
         return _run(args)

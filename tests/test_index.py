@@ -18,7 +18,8 @@ import pytest
 
 from qa_assistant.assistant import Assistant
 from qa_assistant.embedder import ModelInfo, ModelMismatchError
-from qa_assistant.index import (LOCK, MANIFEST, SCRATCH_MARK, SCRATCH_PREFIX, IndexLoadError, IndexLockedError,
+from qa_assistant.store.files import SCRATCH_MARK, SCRATCH_PREFIX
+from qa_assistant.store import (LOCK, MANIFEST, IndexLoadError, IndexLockedError,
                                 build_index_data,
                                 check_index_folder, load_index, save_index, write_lock)
 from qa_assistant.ingest import IngestError
@@ -239,7 +240,7 @@ def test_stale_files_and_crash_leftovers_are_removed_after_a_save_and_nothing_el
 # ---------------------------------------------------------------- the write lock
 
 def _lock_holder(folder: Path) -> subprocess.Popen:
-    code = ("import sys, time\nfrom qa_assistant.index import write_lock\n"
+    code = ("import sys, time\nfrom qa_assistant.store import write_lock\n"
             "with write_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from qa_assistant import Assistant
-from qa_assistant.index import MANIFEST, IndexLoadError, load_index
+from qa_assistant.store import MANIFEST, load_index
 from qa_assistant.ingest import MAX_FILE_ENV, FileTooLargeError, IngestError, max_file_bytes
 from test_index import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
 
@@ -173,9 +173,9 @@ def test_missing_input_and_folder_without_inputs(small, tmp_path, caplog):
     refused_and_intact(folder, [tmp_path / "nope.txt"], "nope.txt: no such file or folder")
     (tmp_path / "pictures").mkdir()
     (tmp_path / "pictures" / "a.jpg").write_bytes(b"\xff\xd8")
-    with caplog.at_level(logging.WARNING, logger="qa_assistant.assistant"):
-        assert reopen(folder).index([tmp_path / "pictures"]).files_read == 0
-    assert "pictures: no .txt, .md or .jsonl files" in caplog.text
+    refused_and_intact(folder, [tmp_path / "pictures"], "nothing to index: no files of a supported kind")
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    refused_and_intact(folder, [tmp_path / "notes.csv"], r"notes.csv: unsupported kind of file \(.csv\); supported: .txt")
 
 
 def test_failed_first_build_leaves_no_folder(tmp_path):
@@ -217,13 +217,14 @@ def test_reindexing_embeds_nothing_and_keeps_answers(index_copy, assistant, samp
     assert (forced.passages_added, forced.passages_removed, forced.passages_embedded) == (0, 0, 0)
     assert again.embedder.calls == 0
     assert snapshot(index_copy) == before and answers(index_copy, assistant.embedder) == first
-    # the same page in GBK from another folder: the same articles, moved, nothing re-embedded
+    # the same page in GBK from another folder: a copy of its own, and nothing re-embedded
     gbk = tmp_path / "gbk"
     gbk.mkdir()
     (gbk / sample_page.name).write_bytes(sample_page.read_text(encoding="utf-8").encode("gbk"))
     report = again.index([gbk])
-    assert (report.passages_added, report.passages_embedded, again.embedder.calls) == (0, 0, 0)
-    assert {p.source for p in load_index(index_copy).passages} == {str((gbk / sample_page.name).resolve())}
+    assert (report.passages_added, report.passages_embedded, again.embedder.calls) == (26, 0, 0)
+    assert {p.source for p in load_index(index_copy).passages} == {str(sample_page.resolve()),
+                                                                   str((gbk / sample_page.name).resolve())}
     assert COMPANY in answers(index_copy, assistant.embedder)
 
 
@@ -377,7 +378,7 @@ def test_kill_9_at_any_moment_leaves_an_index_that_answers(index_copy, assistant
             _kill(process)
         ids = {p.article_id for p in load_index(index_copy).passages}  # every named file verified
         old = (index_copy / MANIFEST).read_bytes() == manifest
-        assert (f"k{n}" not in ids) if old else (f"k{n}" in ids), paused
+        assert (f"extra{n}:k{n}" not in ids) if old else (f"extra{n}:k{n}" in ids), paused
         states.append(("old" if old else "new", paused.splitlines()[0].split(" ", 2)[2].strip()))
         assert COMPANY in answers(index_copy, assistant.embedder), paused
     assert [state for state, _ in states] == ["old", "new"], states
@@ -386,7 +387,7 @@ def test_kill_9_at_any_moment_leaves_an_index_that_answers(index_copy, assistant
     # the next run finishes the job and clears what the killed ones left behind
     extras = sorted(tmp_path.glob("extra*.jsonl"))
     Assistant(load_index(index_copy), assistant.embedder, index_copy).index([sample_page, *extras])
-    assert {f"k{n}" for n in range(2)} <= {p.article_id for p in load_index(index_copy).passages}
+    assert {f"extra{n}:k{n}" for n in range(2)} <= {p.article_id for p in load_index(index_copy).passages}
     files = json.loads((index_copy / MANIFEST).read_text())["files"]
     assert {p.name for p in index_copy.iterdir()} == {MANIFEST, "index.lock", files["store"], files["dense"], files["sparse"]}
 

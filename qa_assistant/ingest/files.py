@@ -31,7 +31,8 @@ def _read_jsonl(path: Path, source: str) -> list[Article]:
     return parse_jsonl(read_text(path), source)
 
 
-READERS: dict[str, Reader] = {".txt": _read_page, ".md": _read_markdown, ".jsonl": _read_jsonl}
+from .formats import FORMAT_READERS  # noqa: E402  (pdf, html, docx; .txt/.md with their date)
+READERS: dict[str, Reader] = {".txt": _read_page, ".md": _read_markdown, ".jsonl": _read_jsonl, **FORMAT_READERS}
 INDEX_MANIFEST = "manifest.json"
 _NON_CONTENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
 

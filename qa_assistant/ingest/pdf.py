@@ -1,0 +1,396 @@
+"""E-paper PDF pages (text layer) → articles. Lines come from pdfminer.six with their font size and
+place; page furniture is dropped, columns and spanning headlines are put in reading order (XY-cut),
+paragraphs are rejoined across columns and pages, then the page parser finds articles and bylines."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..text import is_complete_paragraph, join_fragments
+from .dates import date_from_name, date_in_text
+from .furniture import JUMP, is_credit_line, is_furniture
+from .model import Article, IngestError
+from .page import parse_blocks
+
+log = logging.getLogger(__name__)
+
+HEADING_RATIO = 1.1  # a line this much larger than the body text is a headline
+SMALL_RATIO = 0.92  # a line this much smaller is a caption or small print
+BAND = 0.12  # share of the page height, at top and bottom, where running heads and folios stand
+MIN_CHARS_PER_PAGE = 10  # fewer characters than this on every page: no text layer (a scan)
+
+
+@dataclass
+class Line:
+    text: str
+    x0: float
+    x1: float
+    top: float  # distance from the top of the page
+    bottom: float
+    size: float
+    page: int
+    lo: float = 0.0  # horizontal extent for finding gutters: a spanning headline covers whole columns
+    hi: float = 0.0
+
+
+@dataclass
+class PdfPage:
+    number: int
+    width: float
+    height: float
+    lines: list[Line]
+    images: int
+
+
+def read_pdf(path: Path, source: str) -> list[Article]:
+    """A PDF of newspaper pages → its articles, dated by the masthead or the file name."""
+    pages = extract_lines(path)
+    return articles_from_lines(pages, source, path)
+
+
+@contextlib.contextmanager
+def _quiet_pdfminer():
+    logger = logging.getLogger("pdfminer")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # font descriptor warnings of embedded subsets are noise
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def extract_lines(path: Path) -> list[PdfPage]:
+    """Text lines of every page with font size and position; scanned or unreadable PDFs are refused."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    params = LAParams(char_margin=0.8, line_margin=0.3, word_margin=0.1, boxes_flow=None, all_texts=True,
+                      detect_vertical=False)
+    pages: list[PdfPage] = []
+    try:
+        with _quiet_pdfminer():
+            for number, layout in enumerate(extract_pages(str(path), laparams=params), start=1):
+                lines: list[Line] = []
+                images = _collect(layout, layout.height, number, lines)
+                pages.append(PdfPage(number, layout.width, layout.height, lines, images))
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise IngestError(path, "the PDF is encrypted (password protected); save an unprotected copy") from None
+    except Exception as error:  # pdfminer's parsing errors (PSException and plain ones) on a damaged file
+        raise IngestError(path, f"not a readable PDF ({type(error).__name__}: {error})") from None
+    if not pages:
+        raise IngestError(path, "the PDF has no pages")
+    chars = [sum(len(line.text.replace(" ", "")) for line in page.lines) for page in pages]
+    if max(chars) < MIN_CHARS_PER_PAGE:
+        raise IngestError(path, f"the PDF has no text layer ({len(pages)} page(s) of images: a scanned page?); "
+                                "OCR is not supported: give the e-paper PDF with its text, or the text itself")
+    unmapped = sum(line.text.count("(cid:") for page in pages for line in page.lines)
+    if unmapped * 5 > sum(chars):
+        raise IngestError(path, "the PDF's fonts have no Unicode map, so its text cannot be read; "
+                                "export it again with the text embedded, or give the text itself")
+    for page, count in zip(pages, chars):
+        if count < MIN_CHARS_PER_PAGE:
+            log.warning("%s: page %d has no text layer (an image?), skipped", path, page.number)
+    return pages
+
+
+def _collect(item, height: float, number: int, out: list[Line]) -> int:
+    from pdfminer.layout import LTImage, LTTextLineHorizontal
+    images = 0
+    for child in item:
+        if isinstance(child, LTTextLineHorizontal):
+            line = _make_line(child, height, number)
+            if line is not None:
+                out.append(line)
+        elif isinstance(child, LTImage):
+            images += 1
+        elif hasattr(child, "__iter__"):
+            images += _collect(child, height, number, out)
+    return images
+
+
+def _make_line(line, height: float, number: int) -> Line | None:
+    """A line's text from its glyphs: real spaces kept (collapsed), justification gaps dropped, a space
+    added between two Latin words set apart without one."""
+    from pdfminer.layout import LTChar
+    chars = [c for c in line if isinstance(c, LTChar)]
+    text, last, space = "", None, False
+    for char in chars:
+        glyph = char.get_text()
+        if not glyph.strip():
+            space = bool(text)
+            continue
+        if last is not None and not space and text[-1:].isascii() and text[-1:].isalnum() \
+                and glyph[:1].isascii() and glyph[:1].isalnum() and char.x0 - last.x1 > 0.2 * char.size:
+            space = True
+        text += (" " if space else "") + glyph
+        last, space = char, False
+    visible = [c for c in chars if c.get_text().strip()]
+    if not text or not visible:
+        return None
+    size = Counter(round(c.size * 2) / 2 for c in visible).most_common(1)[0][0]
+    x0, x1 = min(c.x0 for c in visible), max(c.x1 for c in visible)
+    y0, y1 = min(c.y0 for c in visible), max(c.y1 for c in visible)
+    return Line(text, x0, x1, height - y1, height - y0, size, number, x0, x1)
+
+
+def _body_size(lines: list[Line]) -> float:
+    weights: Counter[float] = Counter()
+    for line in lines:
+        weights[line.size] += len(line.text)
+    return weights.most_common(1)[0][0]
+
+
+def _kind(line: Line, body: float) -> str:
+    if line.size >= body * HEADING_RATIO:
+        return "heading"
+    return "small" if line.size <= body * SMALL_RATIO else "body"
+
+
+def _drop_furniture(pages: list[PdfPage], body: float) -> tuple[list[Line], list[Line]]:
+    """Split every page's lines into content and furniture: running heads and folios repeated on several
+    pages, date lines, page labels, credits and jump lines, and small print above or below the text."""
+    def zone(page: PdfPage, line: Line) -> str:
+        if line.bottom <= page.height * BAND:
+            return "top"
+        return "bottom" if line.top >= page.height * (1 - BAND) else ""
+
+    repeated: Counter[tuple[str, str]] = Counter()
+    for page in pages:
+        keys = {(zone(page, line), re.sub(r"\d+", "#", line.text)) for line in page.lines if zone(page, line)}
+        repeated.update(keys)
+    content: list[Line] = []
+    furniture: list[Line] = []
+    for page in pages:
+        flow = [line for line in page.lines if _kind(line, body) == "body"]
+        first = min((line.top for line in flow), default=page.height)
+        last = max((line.bottom for line in flow), default=0.0)
+        for line in page.lines:
+            where, kind = zone(page, line), _kind(line, body)
+            drop = (
+                (where and len(pages) > 1 and repeated[(where, re.sub(r"\d+", "#", line.text))] > 1)
+                or (is_furniture(line.text) and (where or kind != "body" or not _in_flow(line, flow)))
+                or is_credit_line(line.text) or bool(JUMP.match(line.text))
+                or (kind == "small" and line.bottom <= first and line.bottom <= page.height * 2 * BAND)
+                or (kind == "small" and line.top >= last and line.top >= page.height * (1 - BAND)))
+            (furniture if drop else content).append(line)
+    return content, furniture
+
+
+def _in_flow(line: Line, flow: list[Line]) -> bool:
+    """Does a body-size line stand inside running text (a neighbour line just above or below it)?"""
+    pitch = 2.2 * line.size
+    return any(other is not line and other.x0 < line.x1 and line.x0 < other.x1
+               and abs(other.top - line.top) < pitch for other in flow)
+
+
+def _spread_over_columns(lines: list[Line], body: float) -> None:
+    """Columns are where this region's body lines stand; a line reaching over a gutter is widened to the
+    columns on both sides, so that a short centred headline still blocks the gutters under it."""
+    for line in lines:
+        line.lo, line.hi = line.x0, line.x1
+    left = int(min((line.x0 for line in lines), default=0))
+    cover = [0] * (int(max((line.x1 for line in lines), default=0)) - left + 2)
+    for line in lines:
+        if _kind(line, body) == "body":
+            for x in range(int(line.x0) - left, int(line.x1) - left + 1):
+                cover[x] += 1
+    floor = 0.08 * max(cover, default=0)
+    columns, start = [], None
+    for x, count in enumerate(cover + [0]):
+        if count > floor and start is None:
+            start = x
+        elif count <= floor and start is not None:
+            columns.append((start + left, x - 1 + left))
+            start = None
+    if len(columns) < 2:
+        return
+    gutters = [(a[1], b[0]) for a, b in zip(columns, columns[1:])]
+    for line in lines:
+        touched = {i for i, (a, b) in enumerate(columns) if line.x0 < b - 1 and line.x1 > a + 1}
+        for i, (a, b) in enumerate(gutters):
+            if min(line.x1, b) - max(line.x0, a) > 0.5 * (b - a):
+                touched |= {i, i + 1}
+        if len(touched) > 1:
+            line.lo = min(line.x0, columns[min(touched)][0])
+            line.hi = max(line.x1, columns[max(touched)][1])
+
+
+def _gaps(spans: list[tuple[float, float]], min_gap: float) -> list[tuple[float, float, float]]:
+    """Empty stretches of at least ``min_gap`` between the spans, as (start, end, middle)."""
+    gaps, reach = [], None
+    for low, high in sorted(spans):
+        if reach is not None and low - reach >= min_gap:
+            gaps.append((reach, low, (reach + low) / 2))
+        reach = high if reach is None else max(reach, high)
+    return gaps
+
+
+def _split(lines: list[Line], cuts: list[float], key) -> list[list[Line]]:
+    parts: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
+    for line in lines:
+        parts[sum(1 for cut in cuts if key(line) > cut)].append(line)
+    return [part for part in parts if part]
+
+
+def reading_order(lines: list[Line], body: float, leading: float) -> list[list[Line]]:
+    """Recursive XY-cut: bands split at horizontal gaps that border a headline, caption or spanning
+    line, else columns split at gutters; each leaf is read top to bottom."""
+    if len(lines) <= 1:
+        return [lines]
+    _spread_over_columns(lines, body)
+    cuts = [middle for start, end, middle in _gaps([(l.top, l.bottom) for l in lines], leading + 0.25 * body)
+            if _band_edge(lines, start, end, body, leading)]
+    if cuts:
+        bands = _split(lines, cuts, lambda line: (line.top + line.bottom) / 2)
+        return [leaf for band in bands for leaf in reading_order(band, body, leading)]
+    for extent in (lambda line: (line.lo, line.hi), lambda line: (line.x0, line.x1)):
+        gutters = [middle for _, _, middle in _gaps([extent(line) for line in lines], 0.6 * body)]
+        if gutters:
+            columns = _split(lines, gutters, lambda line: sum(extent(line)) / 2)
+            return [leaf for column in columns for leaf in reading_order(column, body, leading)]
+    return [sorted(lines, key=lambda line: (line.top, line.x0))]
+
+
+def _band_edge(lines: list[Line], above: float, below: float, body: float, leading: float) -> bool:
+    """A horizontal gap separates bands above a headline, or next to a line spanning columns, or around
+    small print with a clear blank. Not below a one-column headline (its story goes on in its column),
+    nor between lines of running text, whose line gaps line up across columns."""
+    upper = [line for line in lines if abs(line.bottom - above) < 1]
+    lower = [line for line in lines if abs(line.top - below) < 1]
+    wide = lambda line: line.hi - line.lo > line.x1 - line.x0 + 1  # noqa: E731
+    if any(_kind(line, body) == "heading" or wide(line) for line in lower) or any(wide(line) for line in upper):
+        return True
+    if any(_kind(line, body) == "small" for line in upper + lower):
+        return below - above >= leading + 0.6 * body
+    return below - above > 6 * body
+
+
+class _Columns:
+    """Left and right edges of the text columns of each page, to tell first-line indents and short last
+    lines of paragraphs."""
+
+    def __init__(self, lines: list[Line], body: float):
+        self.starts: dict[int, list[float]] = {}
+        self.rights: dict[tuple[int, float], float] = {}
+        for page in {line.page for line in lines}:
+            body_lines = [l for l in lines if l.page == page and _kind(l, body) == "body"]
+            counts = Counter(round(l.x0) for l in body_lines)
+            peak = max(counts.values(), default=0)
+            starts = sorted(x for x, n in counts.items() if n >= max(2, 0.1 * peak))
+            self.starts[page] = starts
+            for line in body_lines:
+                key = (page, self.start(line))
+                self.rights[key] = max(self.rights.get(key, 0.0), line.x1)
+
+    def start(self, line: Line) -> float:
+        near = [s for s in self.starts.get(line.page, []) if s - 1 <= line.x0 < s + 4 * line.size]
+        return near[0] if near else line.x0
+
+    def indented(self, line: Line) -> bool:
+        return 0.8 * line.size <= line.x0 - self.start(line) < 4 * line.size
+
+    def short(self, line: Line) -> bool:
+        right = self.rights.get((line.page, self.start(line)), line.x1)
+        return line.x1 < right - 0.8 * line.size
+
+
+def segments_in_order(leaves: list[list[Line]], body: float, columns: _Columns,
+                      min_gap: float) -> tuple[list[str], set[int], set[int]]:
+    """Leaves → segments (headline, paragraph or caption), with the indices of headlines and captions.
+    A body line continues the open paragraph unless it is indented (or, in pages without indents, the
+    previous line ended short); a caption inside an open paragraph waits until the paragraph ends."""
+    indents = sum(1 for leaf in leaves for l in leaf if _kind(l, body) == "body" and columns.indented(l))
+    indent_style = indents >= 2
+    segments: list[str] = []
+    kinds: list[str] = []
+    waiting: list[str] = []
+    open_paragraph = False
+    previous: Line | None = None  # the line read just before, of any kind
+    last_body: Line | None = None
+
+    def close() -> None:
+        nonlocal open_paragraph
+        open_paragraph = False
+        segments.extend(waiting)
+        kinds.extend("caption" for _ in waiting)
+        waiting.clear()
+
+    for leaf in leaves:
+        for index, line in enumerate(leaf):
+            kind = _kind(line, body)
+            follows = index > 0 and leaf[index - 1] is previous  # same column, next line down
+            near = previous is not None and previous.page == line.page and previous.x0 < line.x1 \
+                and line.x0 < previous.x1 and -1 < line.top - previous.bottom < max(min_gap, 0.8 * line.size)
+            if kind == "heading":
+                close()
+                if kinds and kinds[-1] == "heading" and near and abs(previous.size - line.size) < 0.5:
+                    segments[-1] = join_fragments(segments[-1], line.text)
+                else:
+                    segments.append(line.text)
+                    kinds.append("heading")
+            elif kind == "small":
+                joins = near and _kind(previous, body) == "small"
+                if open_paragraph:
+                    if waiting and joins:
+                        waiting[-1] = join_fragments(waiting[-1], line.text)
+                    else:
+                        waiting.append(line.text)
+                elif kinds and kinds[-1] == "caption" and joins:
+                    segments[-1] = join_fragments(segments[-1], line.text)
+                else:
+                    segments.append(line.text)
+                    kinds.append("caption")
+            else:
+                ended = last_body is not None and columns.short(last_body) and (
+                    not indent_style or is_complete_paragraph(segments[-1]))
+                spaced = follows and previous is last_body and line.top - last_body.bottom >= min_gap
+                starts = columns.indented(line) if indent_style else spaced
+                if open_paragraph and not starts and not ended:
+                    segments[-1] = join_fragments(segments[-1], line.text)
+                else:
+                    close()
+                    segments.append(line.text)
+                    kinds.append("body")
+                    open_paragraph = True
+                last_body = line
+            previous = line
+    close()
+    headings = {i for i, k in enumerate(kinds) if k == "heading"}
+    captions = {i for i, k in enumerate(kinds) if k == "caption"}
+    return segments, headings, captions
+
+
+def _leading_gap(lines: list[Line], body: float) -> float:
+    """The usual blank between two lines of running text."""
+    flow = sorted((l for l in lines if _kind(l, body) == "body"), key=lambda l: (l.page, round(l.x0), l.top))
+    gaps = [b.top - a.bottom for a, b in zip(flow, flow[1:])
+            if a.page == b.page and abs(a.x0 - b.x0) < 4 * body and 0 <= b.top - a.bottom < 2 * body]
+    return statistics.median(gaps) if gaps else 0.5 * body
+
+
+def articles_from_lines(pages: list[PdfPage], source: str, path: Path | None = None) -> list[Article]:
+    """Lines of all pages → articles in reading order, dated by the masthead (or the file name)."""
+    everything = [line for page in pages for line in page.lines]
+    if not everything:
+        return []
+    body = _body_size(everything)
+    content, furniture = _drop_furniture(pages, body)
+    leading = _leading_gap(content, body)
+    min_gap = leading + 0.6 * body  # a blank this tall between two lines of a column parts paragraphs
+    leaves: list[list[Line]] = []
+    for page in pages:
+        lines = [line for line in content if line.page == page.number]
+        leaves.extend(reading_order(lines, body, leading))
+    segments, headings, captions = segments_in_order(leaves, body, _Columns(content, body), min_gap)
+    date = next((d for d in (date_in_text(line.text) for line in furniture) if d), "") \
+        or date_from_name(path or source)
+    page = parse_blocks(segments, headings, source, captions)
+    if page.banner:
+        log.info("%s: masthead and banner kept out of the articles: %s", source, " | ".join(page.banner))
+    return [replace(article, date=date) for article in page.articles]

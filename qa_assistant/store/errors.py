@@ -1,0 +1,9 @@
+"""What can go wrong with an index folder, named by its folder and file."""
+
+
+class IndexLoadError(RuntimeError):
+    """A missing, foreign, truncated or altered index (named by its folder and file)."""
+
+
+class IndexLockedError(IndexLoadError):
+    """Another process (or thread) is writing the index right now."""

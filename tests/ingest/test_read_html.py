@@ -1,0 +1,81 @@
+"""HTML reader on the six articles saved as website pages (one an older GBK page in table layout):
+title, subtitle, date, byline and canonical URL; no navigation, breadcrumb, related news, footer or
+script text in any paragraph; charsets from the page or detected."""
+import pytest
+from format_fixtures import DATE, FURNITURE, article_page_html, assert_jingkaiqu_whole, write_site
+
+from qa_assistant.ingest import iter_input_files, load_articles
+from qa_assistant.ingest.html import decode_html, parse_html
+
+BOILERPLATE = ("首页", "当前位置", "您现在的位置", "相关新闻", "热点推荐", "版权所有", "京ICP备", "分享到", "责任编辑",
+               "打印本页", "关闭窗口", "点击数", "欢迎访问", "document.", "font-family", "市总工会召开全委会议",
+               "职工书屋建设经验交流会", "新就业形态劳动者入会集中行动启动", "联系电话")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, page):
+    folder = tmp_path_factory.mktemp("site")
+    write_site(page, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def articles(site):
+    return [a for path in iter_input_files([site]) for a in load_articles(path)]
+
+
+def test_a_folder_of_pages_gives_six_articles_with_titles_subtitle_and_dates(articles, page):
+    assert [a.title for a in articles] == [a.title for a in page.articles]
+    assert [a.subtitle for a in articles] == [a.subtitle for a in page.articles]
+    assert {a.date for a in articles} == {DATE}
+
+
+def test_paragraphs_bylines_and_captions_are_the_pages(articles, page):
+    for got, want in zip(articles, page.articles):
+        assert [(p.kind, p.text) for p in got.paragraphs] == [(p.kind, p.text) for p in want.paragraphs]
+        assert (got.reporters, got.correspondents) == (want.reporters, want.correspondents)
+    assert articles[0].photographers == ("彭程",)  # the caption came from <figcaption>
+
+
+def test_the_gbk_page_reads_correctly(site, articles, page):
+    raw = (site / "article_3.html").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert articles[2].title == page.articles[2].title == "和平街工会沟通会为职工“问需送暖”"
+    assert articles[2].text == page.articles[2].text
+
+
+def test_no_boilerplate_in_any_paragraph(articles):
+    for article in articles:
+        for text in [article.title, article.subtitle] + [p.text for p in article.paragraphs]:
+            assert not any(piece in text for piece in BOILERPLATE + FURNITURE), text
+
+
+def test_canonical_url_and_author(articles):
+    assert articles[0].url == "https://www.example.com/news/20240112/1.html"
+    assert articles[2].url == ""  # the old page declares none
+
+
+def test_jingkaiqu_paragraph_is_one_whole_paragraph(articles):
+    assert_jingkaiqu_whole(articles)
+
+
+def test_wrong_or_missing_charset_falls_back_to_detection(page):
+    markup = article_page_html(page.articles[4], DATE)
+    mislabelled = markup.encode("gbk", errors="xmlcharrefreplace")  # says utf-8, is GBK
+    assert page.articles[4].paragraphs[1].text in decode_html(mislabelled, "mislabelled.html")
+    unlabelled = markup.replace("; charset=utf-8", "").encode("gb18030")
+    assert page.articles[4].paragraphs[1].text in decode_html(unlabelled, "unlabelled.html")
+
+
+def test_author_from_metadata_when_the_text_has_no_byline(page):
+    article = page.articles[3]
+    markup = article_page_html(article, DATE).replace("本报讯（记者 边磊 通讯员 顾彩玉）", "")
+    [parsed] = parse_html(markup, "page.html")
+    assert parsed.reporters == ("边磊",) and parsed.date == DATE
+
+
+def test_a_page_without_an_article_gives_none():
+    markup = ("<html><head><title>首页</title></head><body><nav><a href='/'>首页</a> <a href='/n'>要闻</a></nav>"
+              "<div class='footer'>版权所有 京ICP备05012345号</div></body></html>")
+    assert parse_html(markup, "index.html") == []
