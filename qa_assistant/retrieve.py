@@ -1,20 +1,20 @@
 """Retrieve: dense (FAISS), sparse (BM25) and hybrid search over one index, with parallel
-``search`` / ``batch_search`` signatures. Hybrid fuses the two by z-scored scores over the union of
-their top lists, and ignores a BM25 list that carries no signal (all zero, e.g. an English question)."""
+``search`` / ``batch_search`` signatures. Hybrid fuses the two over the union of their top lists with a
+fusion strategy (fusion.py: z-scores weighted by how decisive each list is for the question), and ignores a
+BM25 list that carries no signal (all zero, e.g. an English question)."""
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .index import IndexData
+from .answer_type import type_matches
+from .fusion import DEFAULT_FUSION, ZScoreFusion
 from .passages import Passage
-import unicodedata
-
-from .answer_type import question_type, type_matches
-from .text import search_tokens, to_simplified
+from .question import Question
+from .store import IndexData
+from .threads import FEW_QUESTIONS, faiss_threads
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -25,11 +25,8 @@ def _quiet_bm25s() -> None:
 
 
 _quiet_bm25s()
-# Fusion settings measured on the sample page's question set and CMRC 2018 trial (notebooks/):
-# z-scored fusion beat reciprocal-rank fusion on both (hit@1 0.90 vs 0.86, 0.960 vs 0.947).
-CANDIDATES = 50
-BM25_WEIGHT = 0.9
-ANSWER_TYPE_BONUS = 1.0  # in z units, for a passage holding three or more answers of the asked type
+# How hybrid fuses the two lists is a strategy object (fusion.py), measured in benchmarks/fusion.py on the
+# sample page, CMRC 2018 trial and the news-like stress set; z-scored fusion beat reciprocal-rank fusion.
 
 
 class Hit(NamedTuple):
@@ -49,16 +46,17 @@ class Hit(NamedTuple):
 class HybridSearcher:
     """Composes a dense and a sparse index over the same passage rows (pyserini-style)."""
 
-    def __init__(self, data: IndexData, embedder):
+    def __init__(self, data: IndexData, embedder, fusion: ZScoreFusion | None = None):
         self.data, self.embedder = data, embedder
+        self.fusion = DEFAULT_FUSION if fusion is None else fusion  # a fusion.py strategy
 
     def __len__(self) -> int:
         return len(self.data.passages)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, question: Question, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None) -> list[Hit]:
         return self.batch_search([question], k=k, mode=mode, vectors=None if vector is None else vector[None, :])[0]
 
-    def batch_search(self, questions: Sequence[str], k: int = 5, mode: str = "hybrid",
+    def batch_search(self, questions: Sequence[Question], k: int = 5, mode: str = "hybrid",
                      vectors: np.ndarray | None = None) -> list[list[Hit]]:
         """``vectors``: the questions' vectors when the caller has them already (see :meth:`query_vectors`)."""
         if mode not in MODES:
@@ -70,33 +68,32 @@ class HybridSearcher:
             return [[] for _ in questions]
         if vectors is None:
             vectors = self.query_vectors(questions)
-        depth = min(n, max(CANDIDATES, k))
-        with _faiss_threads(1 if len(questions) <= FEW_QUESTIONS else 0):
+        depth = min(n, max(self.fusion.candidates, k))
+        with faiss_threads(1 if len(questions) <= FEW_QUESTIONS else 0):
             dense_scores, dense_rows = self.data.dense.search(vectors, depth)
         results = []
         for question, vector, scores, rows in zip(questions, vectors, dense_scores, dense_rows):
             results.append(self._rank(question, vector, scores, rows, k, mode))
         return results
 
-    def query_vectors(self, questions: Sequence[str]) -> np.ndarray:
-        return self.embedder.encode_queries([normalise_query(q) for q in questions])
+    def query_vectors(self, questions: Sequence[Question]) -> np.ndarray:
+        return self.embedder.encode_queries([q.normalised for q in questions])
 
-    def _rank(self, question: str, vector: np.ndarray, dense_scores: np.ndarray, dense_rows: np.ndarray,
+    def _rank(self, question: Question, vector: np.ndarray, dense_scores: np.ndarray, dense_rows: np.ndarray,
               k: int, mode: str) -> list[Hit]:
         valid = dense_rows >= 0
         dense_rows, dense_scores = dense_rows[valid].astype(np.int64), dense_scores[valid]
-        bm25_all = self.data.sparse.scores(search_tokens(question))
+        bm25_all = self.data.sparse.scores(question.tokens)
         if mode == "dense":
             order = list(zip(dense_rows.tolist(), dense_scores.tolist()))
             cosine = dict(order)
         elif mode == "bm25":
-            rows = top_rows(bm25_all, max(k, CANDIDATES))
+            rows = top_rows(bm25_all, max(k, self.fusion.candidates))
             rows = rows[bm25_all[rows] > 0]
             order = [(int(r), float(bm25_all[r])) for r in rows]
             cosine = {}
         else:
-            order, cosine = self._fuse(vector, dense_rows, dense_scores, bm25_all,
-                                       question_type(normalise_query(question)))
+            order, cosine = self._fuse(vector, dense_rows, dense_scores, bm25_all, question.kind)
         passages = self.data.passages
         chosen = collapse_copies(order, passages, k)
         cosine.update(self._cosines(vector, [row for row, _, _ in chosen if row not in cosine]))
@@ -106,54 +103,25 @@ class HybridSearcher:
 
     def _fuse(self, vector: np.ndarray, dense_rows: np.ndarray, dense_scores: np.ndarray,
               bm25_all: np.ndarray, answer_type: str | None) -> tuple[list[tuple[int, float]], dict[int, float]]:
-        """Hybrid score over the union of both top lists: z-scored cosine plus BM25_WEIGHT times the
-        z-scored BM25 score, plus a bonus for holding what the question asks for (e.g. company names
-        for 「哪些企业」). A BM25 list with no matching word adds nothing (dense order stands)."""
-        head = dense_rows[:CANDIDATES]
-        cosine = dict(zip(head.tolist(), dense_scores[:CANDIDATES].tolist()))
-        sparse_rows = top_rows(bm25_all, CANDIDATES)
+        """Hybrid score over the union of both top lists, by ``self.fusion`` (see fusion.py): the cosine and
+        BM25 score of every candidate, and as prior the share of three answers of the asked type it holds
+        (e.g. company names for 「哪些企业」). A BM25 list with no matching word adds nothing (dense order stands)."""
+        depth = self.fusion.candidates
+        head = dense_rows[:depth]
+        cosine = dict(zip(head.tolist(), dense_scores[:depth].tolist()))
+        sparse_rows = top_rows(bm25_all, depth)
         sparse_rows = sparse_rows[bm25_all[sparse_rows] > 0]
         cosine.update(self._cosines(vector, [int(r) for r in sparse_rows if int(r) not in cosine]))
         rows = np.fromiter(cosine, dtype=np.int64)
         dense = np.array([cosine[int(r)] for r in rows])
-        sparse = bm25_all[rows].astype(np.float64)
-        fused = _zscore(dense) + (BM25_WEIGHT * _zscore(sparse) if sparse.max() > 0 else 0.0)
+        prior = None
         if answer_type is not None:
-            held = np.array([min(type_matches(answer_type, self.data.passages[int(r)].text), 3) for r in rows])
-            fused = fused + ANSWER_TYPE_BONUS * held / 3
-        ranked = sorted(zip(rows.tolist(), fused.tolist()), key=lambda item: (-item[1], item[0]))
-        return ranked, cosine
+            prior = np.array([min(type_matches(answer_type, self.data.passages[int(r)].text), 3) / 3 for r in rows])
+        ranked, fused = self.fusion.fuse(rows, dense, bm25_all[rows], prior)
+        return list(zip(ranked.tolist(), fused.tolist())), cosine
 
     def _cosines(self, vector: np.ndarray, rows: list[int]) -> dict[int, float]:
-        if not rows:
-            return {}
-        stored = np.stack([self.data.dense.index.reconstruct(int(r)) for r in rows])
-        return dict(zip(rows, (stored @ vector).tolist()))
-
-
-# ---------------------------------------------------------------- performance helpers (measured in benchmarks/)
-FEW_QUESTIONS = 8  # up to this many questions at once, FAISS searches on the calling thread alone
-
-
-@contextmanager
-def _faiss_threads(count: int):
-    """FAISS splits even a one-question search over its OpenMP threads; for a few questions that saves
-    nothing and waiting for a thread on a busy core costs a scheduler slice (flat, 10k passages, one
-    question: 32 ms on 2 threads with other jobs running, 0.3 ms on 1). ``count`` 0 leaves it as it is.
-    The setting is per calling thread, so concurrent questions do not disturb each other."""
-    if count <= 0:
-        yield
-        return
-    import faiss
-    before = faiss.omp_get_max_threads()
-    if before == count:
-        yield
-        return
-    faiss.omp_set_num_threads(count)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
+        return dict(zip(rows, self.data.dense.cosines(vector, rows).tolist())) if rows else {}
 
 
 def collapse_copies(order: Sequence[tuple[int, float]], passages: Sequence[Passage],
@@ -184,13 +152,3 @@ def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
     above = above[np.argsort(-scores[above], kind="stable")]
     ties = np.flatnonzero(scores == threshold)[:k - len(above)]  # in row order, as a stable sort leaves them
     return np.concatenate([above, ties])
-
-
-def _zscore(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def normalise_query(question: str) -> str:
-    """Questions are embedded in the corpus's script: traditional characters become simplified."""
-    return to_simplified(unicodedata.normalize("NFKC", question)).strip()

@@ -16,29 +16,21 @@ the page is HTML-escaped, and Gradio's sanitiser stays on.
 """
 from __future__ import annotations
 
-import html
 import json
 import logging
-import os
-import re
 import time
 from pathlib import Path
-from typing import Any, Sequence
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry or version checks
+from typing import Any, Mapping
 
 import gradio as gr
 
-from .answer import Answer, escape_markdown
-from .assistant import MAX_QUESTION_CHARS, Assistant, QuestionError
-from .retrieve import MODES
+from .assistant import Assistant, QuestionError
+from .render import MODE_LABELS, escape_markdown, reply_html
+from .settings import MODES
 
 log = logging.getLogger(__name__)
 
 API_NAME = "ask"
-DEFAULT_K = 5
-MAX_K = 50
-MODE_LABELS = {"hybrid": "混合（语义 + 关键词）", "dense": "语义向量", "bm25": "关键词 BM25"}
 # Requests that may run the model at the same time (chat turns and API calls share the limit).
 DEFAULT_CONCURRENCY = 4
 CONCURRENCY_ID = "assistant"
@@ -68,60 +60,6 @@ CSS = """
 #qa-chat .qa-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
 #qa-chat mark { background: rgba(255, 214, 10, 0.35); color: inherit; }
 """
-
-
-# ------------------------------------------------------------------ escaping and rendering
-
-def _h(text: Any) -> str:
-    """HTML-escape one value; newlines become spaces so an HTML block never ends early."""
-    return html.escape(str(text), quote=True).replace("\r", " ").replace("\n", " ")
-
-
-def _marked(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """Escaped ``text`` with the answering sentences wrapped in <mark>."""
-    pieces, cursor = [], 0
-    for start, end in sorted(spans):
-        if start < cursor:
-            continue
-        pieces.append(_h(text[cursor:start]))
-        pieces.append(f"<mark>{_h(text[start:end])}</mark>")
-        cursor = end
-    pieces.append(_h(text[cursor:]))
-    return "".join(pieces)
-
-
-def render_hits(answer: Answer, k: int, seconds: float | None = None) -> str:
-    """A collapsed <details> list of every retrieved passage with its scores (one HTML block)."""
-    if not answer.hits:
-        return ""
-    numbers = {q.passage.id: q.number for q in answer.quotes}
-    spans = {q.passage.id: [(s.start, s.end) for s in q.highlights] for q in answer.quotes}
-    label = "检索到的全部段落" if answer.found else "最接近的段落（不足以回答这个问题）"
-    took = f" · 用时 {seconds:.1f} 秒" if seconds is not None else ""
-    items = []
-    for rank, hit in enumerate(answer.hits, start=1):
-        passage = hit.passage
-        quoted = (f' <span class="qa-quoted">· 已引用 [{numbers[passage.id]}]</span>'
-                  if passage.id in numbers else "")
-        items.append(
-            f'<li><span class="qa-cite">{_h(passage.citation)}</span>{quoted}<br>'
-            f'<span class="qa-score">得分 {hit.score:.4f} · 语义相似度 {hit.dense:.3f} · BM25 {hit.bm25:.2f}</span><br>'
-            f'<span class="qa-text">{_marked(passage.text, spans.get(passage.id, []))}</span></li>')
-    return (f'<details class="qa-hits"><summary>{label}（{len(answer.hits)} 段 · '
-            f'{_h(MODE_LABELS.get(answer.mode, answer.mode))} · top-{int(k)}{took}）</summary>'
-            f'<ol>{"".join(items)}</ol></details>')
-
-
-def render_answer(answer: Answer, k: int, seconds: float | None = None) -> str:
-    """The chat reply: the one-line answer, each quote with its citation, then every retrieved passage.
-    ``Answer.reply`` already shows corpus and user text escaped; everything added here is escaped too."""
-    parts = [answer.reply.rstrip()]
-    if answer.query and answer.query != answer.question:
-        parts.append(f'<p class="qa-note">已结合上文检索：「{_h(answer.query)}」</p>')
-    hits = render_hits(answer, k, seconds)
-    if hits:
-        parts.append(hits)
-    return "\n\n".join(parts) + "\n"
 
 
 # ------------------------------------------------------------------ inputs
@@ -158,13 +96,13 @@ def parse_history(history: Any) -> list[str]:
     raise refusal("history 必须是之前问题的列表（或该列表的 JSON 字符串）。")
 
 
-def _check_k(k: Any) -> int:
+def _check_k(k: Any, most: int) -> int:
     try:
         value = int(k)
     except (TypeError, ValueError):
-        raise refusal(f"k 必须是 1 到 {MAX_K} 之间的整数。") from None
-    if not 1 <= value <= MAX_K or (isinstance(k, float) and k != value):
-        raise refusal(f"k 必须是 1 到 {MAX_K} 之间的整数（收到 {k!r}）。")
+        raise refusal(f"k 必须是 1 到 {most} 之间的整数。") from None
+    if not 1 <= value <= most or (isinstance(k, float) and k != value):
+        raise refusal(f"k 必须是 1 到 {most} 之间的整数（收到 {k!r}）。")
     return value
 
 
@@ -178,7 +116,7 @@ def _check_mode(mode: Any) -> str:
     return mode
 
 
-def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str) -> Answer:
+def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str):
     """One question through the assistant; bad input becomes a clear gr.Error, never a traceback."""
     if not isinstance(question, str) or not question.strip():
         raise refusal("问题不能为空：请输入一个问题。")
@@ -191,51 +129,6 @@ def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: 
         raise refusal("回答时出错了，请稍后再试（详情见服务器日志）。") from None
 
 
-# ------------------------------------------------------------------ example questions
-
-def example_questions(assistant: Assistant, limit: int = MAX_EXAMPLES) -> list[str]:
-    """Questions about the loaded index's own articles: built from headlines (and from the byline of
-    the lead paragraph), kept only when retrieval brings back the article they were made from."""
-    articles: dict[str, list] = {}
-    for passage in assistant.passages:
-        articles.setdefault(passage.article_id, []).append(passage)
-    by_source: dict[str, list[list]] = {}
-    for passages in articles.values():
-        title = passages[0].title.strip()
-        if 4 <= len(title) <= 32 and any(p.kind != "caption" for p in passages):
-            by_source.setdefault(passages[0].source, []).append(passages)
-    # take articles round-robin over the source files, so the examples cover the collection
-    ordered, queues = [], [list(v) for v in by_source.values()]
-    while queues and len(ordered) < limit * 3:
-        for queue in list(queues):
-            if queue:
-                ordered.append(queue.pop(0))
-            if not queue:
-                queues.remove(queue)
-    candidates = []
-    for number, passages in enumerate(ordered):
-        title = passages[0].title.strip()
-        has_reporter = any(p.kind == "lead" and re.search(r"记者\s*[\u4e00-\u9fff·]{2,5}", p.text) for p in passages)
-        if number % 3 == 1 and has_reporter:
-            candidates.append((f"报道“{title}”的记者是谁？", passages[0].article_id))
-        elif number % 3 == 2:
-            candidates.append((f"{title}的具体情况是什么？", passages[0].article_id))
-        else:
-            candidates.append((f"{title}是怎么回事？", passages[0].article_id))
-    examples = []
-    for start in range(0, len(candidates), limit):
-        batch = candidates[start:start + limit]
-        try:
-            results = assistant.batch_retrieve([q for q, _ in batch], k=1)
-        except Exception:  # examples are a convenience; never stop the page for them
-            log.exception("could not check example questions")
-            return [q for q, _ in candidates[:limit]]
-        examples += [q for (q, article), hits in zip(batch, results) if hits and hits[0].passage.article_id == article]
-        if len(examples) >= limit:
-            break
-    return examples[:limit]
-
-
 # ------------------------------------------------------------------ the app
 
 def _index_summary(assistant: Assistant) -> str:
@@ -245,12 +138,13 @@ def _index_summary(assistant: Assistant) -> str:
             f"{int(info.get('passages') or 0)} 个段落 · 模型 {escape_markdown(str(model.get('name', '?')))}")
 
 
-def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks:
+def build_app(assistant: Assistant) -> gr.Blocks:
     """The chat page over ``assistant`` (loaded once, shared by every session)."""
-    concurrency = concurrency or int(os.environ.get("QA_ASSISTANT_CONCURRENCY", DEFAULT_CONCURRENCY))
-    examples = example_questions(assistant)
+    settings = assistant.settings
+    concurrency = settings.concurrency or DEFAULT_CONCURRENCY
+    examples = assistant.example_questions(MAX_EXAMPLES)
 
-    def ask(question: str, history: list[str] | str | None = None, k: int = DEFAULT_K,
+    def ask(question: str, history: list[str] | str | None = None, k: int = settings.k,
             mode: str = "hybrid") -> dict:
         """Answer a question by quoting the indexed news.
 
@@ -263,7 +157,7 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
             the answer as JSON, the same as ``qa-assistant ask --json``
         """
         try:
-            answer = _ask(assistant, question, parse_history(history), _check_k(k), _check_mode(mode))
+            answer = _ask(assistant, question, parse_history(history), _check_k(k, settings.max_k), _check_mode(mode))
         except gr.Error as error:  # one line in the log for a bad request; the client gets the message
             log.warning("/%s refused: %s", API_NAME, str(error.message)[:300])
             raise
@@ -286,8 +180,8 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
         started = time.perf_counter()
         answered = False
         try:
-            answer = _ask(assistant, pending, questions, _check_k(k), _check_mode(mode))
-            reply = render_answer(answer, int(k), time.perf_counter() - started)
+            answer = _ask(assistant, pending, questions, _check_k(k, settings.max_k), _check_mode(mode))
+            reply = reply_html(answer, int(k), time.perf_counter() - started)
             answered = True
         except gr.Error as error:
             reply = f"<strong>无法回答</strong>：{escape_markdown(str(error.message))}"
@@ -309,12 +203,12 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
     def new_chat():
         return [], [], "", ""
 
-    with gr.Blocks(title="问答助手", fill_height=True) as app:
+    with gr.Blocks(title="问答助手", fill_height=True, analytics_enabled=False) as app:  # offline: no telemetry
         questions = gr.State([])  # the conversation's questions as typed, oldest first
         pending = gr.State("")
         with gr.Sidebar(label="设置", open=True, width=300):
             gr.Markdown("### 检索设置")
-            k_slider = gr.Slider(1, 20, value=DEFAULT_K, step=1, label="检索段落数 top-k",
+            k_slider = gr.Slider(1, settings.max_k, value=settings.k, step=1, label="检索段落数 top-k",
                                  info="从资料中取回多少个段落", elem_id="qa-k")
             mode_radio = gr.Radio([(label, mode) for mode, label in MODE_LABELS.items()], value="hybrid",
                                   label="检索方式", elem_id="qa-mode")
@@ -331,7 +225,7 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
         with gr.Row(equal_height=True):
             question_box = gr.Textbox(placeholder="输入问题，按回车发送（Shift+回车换行）", show_label=False,
                                       lines=1, max_lines=6, scale=8, autofocus=True, elem_id="qa-question",
-                                      max_length=MAX_QUESTION_CHARS,
+                                      max_length=settings.max_question_chars,
                                       submit_btn=False)
             send_button = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="qa-send")
 
@@ -353,19 +247,20 @@ def build_app(assistant: Assistant, concurrency: int | None = None) -> gr.Blocks
     return app
 
 
-def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, concurrency: int | None = None,
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, changes: Mapping[str, Any] | None = None,
           **launch_kwargs) -> None:
-    """Load the index and its model once, then serve the chat page until interrupted."""
+    """Load the index and its model once, then serve the chat page until interrupted. ``changes`` are
+    settings that differ from the ones the index was built with (e.g. from the command line)."""
     started = time.perf_counter()
     log.info("loading index %s", index_dir)
-    assistant = Assistant.load(index_dir)
+    assistant = Assistant.open(index_dir, **(changes or {}))
     info = assistant.info()
     model = info["model"]
     log.info("index %s: %d articles, %d passages; model %s (weights %s…, %d dims); loaded in %.1f s",
              index_dir, info["articles"], info["passages"], model["name"], model["fingerprint"][:12],
              model["dimension"], time.perf_counter() - started)
-    concurrency = concurrency or int(os.environ.get("QA_ASSISTANT_CONCURRENCY", DEFAULT_CONCURRENCY))
-    app = build_app(assistant, concurrency)
+    concurrency = assistant.settings.concurrency or DEFAULT_CONCURRENCY
+    app = build_app(assistant)
     log.info("chat page on http://%s:%d/ (API endpoint /%s, up to %d answers at a time)", host, port, API_NAME,
              concurrency)
     launch_kwargs.setdefault("max_file_size", MAX_UPLOAD)
@@ -373,4 +268,4 @@ def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, conc
                footer_links=["api"], **launch_kwargs)
 
 
-__all__ = ["API_NAME", "build_app", "example_questions", "render_answer", "serve"]
+__all__ = ["API_NAME", "build_app", "serve"]

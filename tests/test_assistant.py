@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_assistant import Assistant, ModelMismatchError, QuestionError
+from qa_assistant import AnswerSettings, Assistant, ModelMismatchError, QuestionError, SentenceWeights, Settings
+from qa_assistant.render import answer_json, markdown
 
 pytestmark = pytest.mark.e2e
 DATA = Path(__file__).resolve().parent.parent / "qa_assistant" / "data"
@@ -24,7 +25,7 @@ def test_first_quote_holds_the_companies_and_the_workers(assistant):
     answer = assistant.ask("经开区总工会慰问了哪些企业？")
     assert answer.found
     assert all(name in answer.quotes[0].passage.text for name in COMPANIES)
-    assert "《经开区总工会开展困难职工慰问活动》" in answer.reply
+    assert "《经开区总工会开展困难职工慰问活动》" in markdown(answer)
 
 
 def test_traditional_characters_find_the_same_passage(assistant):
@@ -41,7 +42,7 @@ def test_english_question_finds_the_passage(assistant):
 def test_weather_question_is_not_found(assistant):
     answer = assistant.ask("今天北京天气怎么样？")
     assert not answer.found and not answer.quotes
-    assert "未找到" in answer.reply
+    assert "未找到" in markdown(answer)
 
 
 def test_highlight_is_a_sentence_of_the_quoted_passage(assistant):
@@ -97,8 +98,7 @@ def test_reindexing_unchanged_text_changes_nothing(sample_page, tmp_path):
     assert {k: v for k, v in again.items() if k != "manifest.json"} == {k: v for k, v in store.items() if k != "manifest.json"}
 
 
-def test_an_index_keeps_the_precision_it_was_built_with(tmp_path, monkeypatch):
-    monkeypatch.delenv("QA_ASSISTANT_PRECISION", raising=False)
+def test_an_index_keeps_the_precision_it_was_built_with(tmp_path):
     first = tmp_path / "first.txt"
     first.write_text("经开区总工会慰问了北京华联印刷有限公司的13名困难职工。\n", encoding="utf-8")
     second = tmp_path / "second.txt"
@@ -109,7 +109,19 @@ def test_an_index_keeps_the_precision_it_was_built_with(tmp_path, monkeypatch):
     reopened.index([second])  # an update at the index's own precision is accepted
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"]["precision"] == "fp32"
     assert Assistant.load(tmp_path / "idx", precision="int8").ask("经开区总工会慰问了多少名困难职工？").found
-    assert Assistant.empty().embedder.info.precision == "int8"  # new indexes: the fast path
+    assert Assistant.open().embedder.info.precision == "int8"  # new indexes: the fast path
+
+
+def test_a_new_index_records_its_settings_and_is_loaded_with_them(sample_page, tmp_path):
+    settings = Settings(answer=AnswerSettings(max_quotes=1), sentences=SentenceWeights(cause=0.5))
+    Assistant.build([sample_page], tmp_path / "idx", settings=settings)
+    recorded = json.loads((tmp_path / "idx" / "manifest.json").read_text())["settings"]
+    assert recorded["answer"]["max_quotes"] == 1 and recorded["sentences"]["cause"] == 0.5
+    assert recorded["fusion"]["name"] and "threads" not in recorded  # the machine's own settings are not kept
+    loaded = Assistant.open(tmp_path / "idx")
+    assert loaded.settings.answer.max_quotes == 1 and loaded.settings.sentences.cause == 0.5
+    assert len(loaded.ask("建工装饰集团想把公司建成一个怎样风气的企业？").quotes) == 1
+    assert Assistant.open(tmp_path / "idx", answer=AnswerSettings(max_quotes=3)).settings.answer.max_quotes == 3
 
 
 def test_a_later_paragraph_with_a_clearly_better_sentence_is_quoted_too(assistant):
@@ -137,6 +149,6 @@ def test_the_same_text_in_two_files_is_one_result_citing_both(sample_page, tmp_p
     answer = assistant.ask("经开区总工会慰问了哪些企业？", k=5)
     texts = [hit.passage.text for hit in answer.hits]
     assert len(texts) == 5 and len(set(texts)) == 5  # five different paragraphs, none twice
-    first = answer.to_dict()["passages"][0]
+    first = answer_json(answer)["passages"][0]
     assert {Path(s["source"]).parent.name for s in first["sources"]} == {"today", "reprint"}
-    assert "另见" in answer.quotes[0].citation and "另见" in answer.reply
+    assert "另见" in answer.quotes[0].citation and "另见" in markdown(answer)

@@ -81,7 +81,8 @@ def test_indexing_a_folder_that_holds_the_index_does_not_read_the_index_back(tmp
 
 def test_a_folder_with_nothing_to_index_fails_and_creates_no_index(tmp_path):
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "page.pdf").write_bytes(b"%PDF-1.4 not really")
+    (tmp_path / "in" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not an article")
+    (tmp_path / "in" / "table.csv").write_text("a,b\n")
     result = cli("index", tmp_path / "in", "--index", tmp_path / "idx")
     assert result.returncode == 2 and "nothing to index" in result.stderr
     assert not (tmp_path / "idx").exists()

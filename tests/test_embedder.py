@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_assistant.embedder import (Embedder, ModelInfo, ModelMismatchError, check_model, default_precision,
+from qa_assistant.embedding import (Embedder, ModelInfo, ModelMismatchError, check_model,
                                    recorded_precision)
 
 pytestmark = pytest.mark.e2e
@@ -56,11 +56,6 @@ def encoders():
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-
-
-def test_default_precision_is_known():
-    assert default_precision() in ("int8", "fp32")  # $QA_ASSISTANT_PRECISION may choose
-    assert ModelInfo("m", "", "f" * 64, 384, 512).precision == "fp32"  # a ModelInfo made without one
 
 
 def test_int8_agrees_with_fp32(encoders):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from qa_assistant.assistant import Assistant
-from qa_assistant.embedder import ModelInfo, ModelMismatchError
+from qa_assistant.embedding import ModelInfo, ModelMismatchError
 from qa_assistant.store.files import SCRATCH_MARK, SCRATCH_PREFIX
 from qa_assistant.store import (LOCK, MANIFEST, IndexLoadError, IndexLockedError,
                                 build_index_data,

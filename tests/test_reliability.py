@@ -19,7 +19,8 @@ import pytest
 
 from qa_assistant import Assistant
 from qa_assistant.store import MANIFEST, load_index
-from qa_assistant.ingest import MAX_FILE_ENV, FileTooLargeError, IngestError, max_file_bytes
+from qa_assistant.ingest import FileTooLargeError, IngestError
+from qa_assistant.settings import SettingsError, environment_changes
 from test_index import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,26 +147,29 @@ def test_50_mb_file_is_refused_unread_by_name_size_and_limit(small, sample_page,
     monkeypatch.setattr("qa_assistant.ingest.files.read_text", no_reading)  # refused before any file is read
     started = time.perf_counter()
     error = refused_and_intact(folder, [inputs], r"archive.txt: file is 50(\.\d+)? MB, over the limit of 10 MB per file")
-    assert isinstance(error, FileTooLargeError) and "--max-file-mb 51" in str(error) and MAX_FILE_ENV in str(error)
+    assert isinstance(error, FileTooLargeError) and "--max-file-mb 51" in str(error) and "QA_ASSISTANT_MAX_FILE_MB" in str(error)
     assert time.perf_counter() - started < 30
     assert big.stat().st_size > 50 * (1 << 20)
 
 
-def test_size_limit_can_be_raised_and_an_unchanged_big_file_is_not_refused(small, sample_page, monkeypatch):
+def test_size_limit_can_be_raised_and_an_unchanged_big_file_is_not_refused(small, sample_page):
     _, folder, inputs = small
     big = _big_page(inputs / "twice.txt", 0, sample_page)  # one copy of the page, some 10 KB
+
+    def limited(mb: float) -> Assistant:
+        assistant = reopen(folder)
+        assistant.settings = assistant.settings.replace(max_file_mb=mb)
+        return assistant
     with pytest.raises(FileTooLargeError, match=r"twice.txt: file is \d+(\.\d+)? KB, over the limit of 5\.1\d* KB per file"):
-        reopen(folder).index([big], max_file_mb=0.005)
-    monkeypatch.setenv(MAX_FILE_ENV, "0.005")
-    with pytest.raises(FileTooLargeError):
-        reopen(folder).index([big])
-    monkeypatch.setenv(MAX_FILE_ENV, "0")  # no limit
-    assert reopen(folder).index([big]).passages_total > 0
-    monkeypatch.setenv(MAX_FILE_ENV, "0.005")
-    assert reopen(folder).index([inputs]).files_unchanged == 2  # already indexed and unchanged: not re-read
-    monkeypatch.setenv(MAX_FILE_ENV, "ten")
-    with pytest.raises(ValueError, match=f"{MAX_FILE_ENV}='ten': not a number of megabytes"):
-        max_file_bytes()
+        limited(0.005).index([big])
+    assert limited(0).index([big]).passages_total > 0  # 0: no limit
+    assert limited(0.005).index([inputs]).files_unchanged == 2  # already indexed and unchanged: not re-read
+
+
+def test_the_environment_sets_the_size_limit_at_the_edge():
+    assert environment_changes({"QA_ASSISTANT_MAX_FILE_MB": "0.005"}) == {"max_file_mb": 0.005}
+    with pytest.raises(SettingsError, match="QA_ASSISTANT_MAX_FILE_MB='ten': not a valid max_file_mb"):
+        environment_changes({"QA_ASSISTANT_MAX_FILE_MB": "ten"})
 
 
 def test_missing_input_and_folder_without_inputs(small, tmp_path, caplog):

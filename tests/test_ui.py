@@ -125,7 +125,7 @@ def test_api_quotes_the_companies(client):
 
 
 def test_api_matches_the_cli_json(server, client):
-    """The endpoint returns Answer.to_dict(): the same JSON as ``qa-assistant ask --json``."""
+    """The endpoint returns render.answer_json(answer): the same JSON as ``qa-assistant ask --json``."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
     run = subprocess.run(_cli("-q", "ask", Q_COMPANIES, "--index", str(server.index), "--json", "-k", "3"),
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -313,11 +313,11 @@ def test_browser_chat(page):
 # ------------------------------------------------------------------ rendering (no server)
 
 def test_rendered_reply_escapes_corpus_and_question_text():
-    from qa_assistant.answer import Answer, Quote, not_found_reply, render_reply
+    from qa_assistant.answer import Answer, Quote
     from qa_assistant.passages import Passage
+    from qa_assistant.render import reply_html
     from qa_assistant.retrieve import Hit
     from qa_assistant.text import Span
-    from qa_assistant.ui import render_answer
 
     text = f"第一句{SCRIPT}。第二句有*星号*和{IMG}。"
     passage = Passage(id="p1", article_id="a1", title=f"标题{IMG}", paragraph=2, part=0, text=text,
@@ -325,9 +325,8 @@ def test_rendered_reply_escapes_corpus_and_question_text():
     sentence = Span(text.index("第二句"), len(text))
     quote = Quote(1, passage, 0.03, 0.9, 3.0, (sentence,))
     hit = Hit(passage, 0.03, 0.9, 3.0, 0)
-    found = render_answer(Answer("问题", True, render_reply([quote]), (quote,), (hit,), "问题", "hybrid"), 5)
-    lost = render_answer(Answer(f"问{SCRIPT}", False, not_found_reply(f"问{SCRIPT}"), (), (hit,), f"问{SCRIPT}",
-                                "hybrid"), 5)
+    found = reply_html(Answer("问题", True, (quote,), (hit,), "问题", "hybrid"), 5)
+    lost = reply_html(Answer(f"问{SCRIPT}", False, (), (hit,), f"问{SCRIPT}", "hybrid"), 5)
     for reply in (found, lost):
         assert "<script" not in reply and "<img" not in reply
         assert "&lt;script&gt;" in reply and "&lt;img" in reply

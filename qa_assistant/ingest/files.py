@@ -47,19 +47,11 @@ def unsupported_kind(path: Path) -> IngestError:
 
 
 MAX_FILE_MB = 10  # default per-file limit; a 10 MB page file is some 20,000 passages to embed
-MAX_FILE_ENV = "QA_ASSISTANT_MAX_FILE_MB"
 _MB = 1 << 20
 
 
-def max_file_bytes(limit_mb: float | None = None) -> int | None:
-    """The per-file size limit in bytes: ``limit_mb`` if given, else ``$QA_ASSISTANT_MAX_FILE_MB``, else
-    10 MB (1 MB = 2**20 bytes); 0 means no limit (None is returned)."""
-    if limit_mb is None:
-        raw = os.environ.get(MAX_FILE_ENV, "").strip()
-        try:
-            limit_mb = float(raw) if raw else MAX_FILE_MB
-        except ValueError:
-            raise ValueError(f"{MAX_FILE_ENV}={raw!r}: not a number of megabytes") from None
+def max_file_bytes(limit_mb: float = MAX_FILE_MB) -> int | None:
+    """The per-file size limit in bytes (1 MB = 2**20 bytes); 0 means no limit (None is returned)."""
     if limit_mb < 0:
         raise ValueError(f"the file size limit must be 0 (no limit) or more megabytes, not {limit_mb:g}")
     return None if limit_mb == 0 else int(limit_mb * _MB)
@@ -76,7 +68,7 @@ def check_file_size(path: str | Path, limit: int | None) -> int:
         raise FileTooLargeError(
             path, f"file is {_human(size)}, over the limit of {_human(limit)} per file; split it, or "
                   f"raise the limit with --max-file-mb {int(size // _MB) + 1} "
-                  f"(or {MAX_FILE_ENV}; 0 = no limit)")
+                  f"(or QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
     return size
 
 

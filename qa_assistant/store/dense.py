@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-HNSW_THRESHOLD = 200_000  # passages; below it exact search is fast enough and exact
+from ..settings import IndexSettings
 
-def choose_dense_kind(n_passages: int, requested: str = "auto") -> str:
+def choose_dense_kind(n_passages: int, requested: str = "auto", threshold: int = IndexSettings.hnsw_threshold) -> str:
+    """Exact search (flat) below ``threshold`` passages, HNSW from there, unless one is ``requested``."""
     if requested != "auto":
         if requested not in ("flat", "hnsw"):
             raise ValueError(f"unknown dense index type {requested!r} (use auto, flat or hnsw)")
         return requested
-    return "hnsw" if n_passages >= HNSW_THRESHOLD else "flat"
+    return "hnsw" if n_passages >= threshold else "flat"
 
 
 class DenseIndex:
@@ -22,13 +24,13 @@ class DenseIndex:
         self.index, self.kind = index, kind
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: str = "flat") -> "DenseIndex":
+    def build(cls, vectors: np.ndarray, kind: str = "flat", params: IndexSettings = IndexSettings()) -> "DenseIndex":
         import faiss
         dimension = vectors.shape[1]
         if kind == "hnsw":
-            index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 128
+            index = faiss.IndexHNSWFlat(dimension, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = params.hnsw_ef_construction
+            index.hnsw.efSearch = params.hnsw_ef_search
         else:
             index = faiss.IndexFlatIP(dimension)
         if len(vectors):
@@ -43,6 +45,12 @@ class DenseIndex:
         if k <= 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def cosines(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Cosine of ``vector`` with the stored vectors of ``rows`` (candidates the search did not score)."""
+        if not len(rows):
+            return np.zeros(0, np.float32)
+        return np.stack([self.index.reconstruct(int(r)) for r in rows]) @ vector
 
     def vectors(self) -> np.ndarray:
         if len(self) == 0:

@@ -3,6 +3,7 @@ under content-derived names (new files aside, the manifest replaced last, then o
 stale files removed) and loaded with every file checked against the manifest. No pickle."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..passages import Passage
+from ..settings import Settings
 from .dense import DenseIndex, choose_dense_kind
 from .errors import IndexLoadError
 from .files import (LOCK, MANIFEST, SCRATCH_MARK, SCRATCH_PREFIX, check_index_folder, fsync_dir, fsync_write,
@@ -42,17 +44,26 @@ def _store_bytes(passages: Sequence[Passage]) -> bytes:
     return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
 
 
-def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: dict, dense_kind: str = "auto",
+def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: dict, dense_kind: str | None = None,
                      sources: dict[str, str] | None = None, previous: dict | None = None,
-                     sparse_tokens: Callable[[Passage], list[str]] | None = None) -> IndexData:
-    kind = choose_dense_kind(len(passages), dense_kind)
-    dense = DenseIndex.build(vectors, kind)
+                     sparse_tokens: Callable[[Passage], list[str]] | None = None,
+                     settings: Settings | None = None) -> IndexData:
+    """Build the in-memory index of ``passages`` (row i has vector i); ``settings`` are recorded in the
+    manifest, and their index parameters (dense type, HNSW, BM25 k1/b) shape it."""
+    settings = settings or Settings()
+    params = settings.index
+    dense_kind = dense_kind or params.dense
+    kind = choose_dense_kind(len(passages), dense_kind, params.hnsw_threshold)
+    dense = DenseIndex.build(vectors, kind, params)
     tokenize = sparse_tokens or SparseIndex.document_tokens
-    sparse = SparseIndex.build([tokenize(p) for p in passages])
+    sparse = SparseIndex.build([tokenize(p) for p in passages], params.bm25_k1, params.bm25_b)
+    if dense_kind != params.dense:
+        settings = settings.replace(index=dataclasses.replace(params, dense=dense_kind))
     manifest = {
         "format": "qa-assistant-index", "format_version": FORMAT_VERSION, "model": model_info,
+        "settings": settings.recorded(),
         "dense": {"type": kind, "requested": dense_kind, "metric": "inner_product", "normalised": True},
-        "sparse": {"type": "bm25", "library": "bm25s", "k1": 1.2, "b": 0.75, "tokenizer": "jieba-search+opencc-t2s"},
+        "sparse": {"type": "bm25", "library": "bm25s", "tokenizer": "jieba-search+opencc-t2s"},
         "passages": len(passages), "articles": len({p.article_id for p in passages}),
         "sources": dict(sorted((sources or {}).items())),
         "created": (previous or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S"),

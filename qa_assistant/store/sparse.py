@@ -21,9 +21,9 @@ class SparseIndex:
         return search_tokens(f"{context_heading(passage.heading)}\n{passage.text}")
 
     @classmethod
-    def build(cls, token_lists: Sequence[list[str]]) -> "SparseIndex":
+    def build(cls, token_lists: Sequence[list[str]], k1: float = 1.2, b: float = 0.75) -> "SparseIndex":
         import bm25s
-        model = bm25s.BM25(k1=1.2, b=0.75)
+        model = bm25s.BM25(k1=k1, b=b)
         if token_lists:
             model.index([tokens or [""] for tokens in token_lists], show_progress=False)
             vocabulary = dict(model.vocab_dict)

@@ -236,7 +236,7 @@ def materialise_default_model(cache_dir: Path | None = None) -> tuple[Path, str]
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
         write_sentence_transformers_folder(source, scratch)
-        from .store import sha256_file
+        from ..store import sha256_file
         (scratch / "weights.sha256").write_text(sha256_file(source) + "\n")
         try:
             os.replace(scratch, target)
