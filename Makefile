@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    install, build the sample index, open the chat page
 #   make test   install, then run the whole test suite (real model, real server, real browser)
+#   make test-fast   the model-free tests, for day-to-day work
 VENV   ?= .venv
 PYTHON ?= python3
 HOST   ?= 127.0.0.1
@@ -8,13 +9,17 @@ PORT   ?= 7860
 INDEX  ?= embeddings/sample
 BIN     = $(VENV)/bin
 
-.PHONY: run test install browser bench notebooks clean
+.PHONY: run test test-fast install browser bench notebooks clean
 
 run: install
 	$(BIN)/qa-assistant serve --index $(INDEX) --host $(HOST) --port $(PORT) --build
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# day-to-day: the model-free tests only (well under a minute)
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e and not browser" -q
 
 install: $(VENV)/.installed
 

@@ -110,8 +110,18 @@ class Assistant:
 
     @staticmethod
     def input_files(paths: Iterable[str | Path]) -> list[Path]:
-        """The files ``paths`` name (folders walked); a missing path or an unsupported file is refused."""
-        return list(iter_input_files(paths))
+        """The files ``paths`` name (folders walked, in order, each once); a missing path or an
+        unsupported file is refused, and so is a run with nothing to index."""
+        paths, files = list(paths), []
+        for raw in paths:
+            found = list(iter_input_files([raw]))
+            if not found:
+                log.warning("%s: no files of a supported kind (%s) in this folder", raw, ", ".join(supported_suffixes()))
+            files.extend(found)
+        if not files:
+            raise IngestError(", ".join(str(p) for p in paths) or "(no paths)",
+                              f"nothing to index: no files of a supported kind ({', '.join(supported_suffixes())})")
+        return list(dict.fromkeys(p.resolve() for p in files))
 
     @staticmethod
     def exists(index: str | Path) -> bool:
@@ -138,20 +148,8 @@ class Assistant:
                 save_index(self.data, self.index_dir)
             return report
 
-    def _read(self, paths: list) -> list[Path]:
-        files: list[Path] = []
-        for raw in paths:
-            found = list(iter_input_files([raw]))
-            if not found:
-                log.warning("%s: no files of a supported kind (%s) in this folder", raw, ", ".join(supported_suffixes()))
-            files.extend(found)
-        if not files:
-            raise IngestError(", ".join(str(p) for p in paths) or "(no paths)",
-                              f"nothing to index: no files of a supported kind ({', '.join(supported_suffixes())})")
-        return list(dict.fromkeys(p.resolve() for p in files))
-
     def _index(self, paths: list, progress: bool, force: bool) -> IndexReport:
-        files = self._read(paths)
+        files = Assistant.input_files(paths)
         known = self.data.manifest.get("sources", {})
         digests = {str(path): _file_digest(path) for path in files}
         changed = [p for p in files if force or known.get(str(p)) != digests[str(p)]]

@@ -1,14 +1,92 @@
-"""Shared fixtures: the sample page and one real index of it (real model, built once per session)."""
+"""Shared fixtures and helpers: the sample page, one real index of it (real model, built once per session),
+and a deterministic stand-in encoder for model-free tests of the index bookkeeping. Tests import the
+helpers with ``from .conftest import …``. A test that loads the real model must be marked ``e2e``:
+``make test-fast`` runs the others, and a model load from an unmarked test fails it."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from qa_assistant.assistant import Assistant
+from qa_assistant.embedding import ModelInfo
+from qa_assistant.passages import char_window, embedding_text
+from qa_assistant.store import LOCK, MANIFEST, build_index_data, load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PAGE = ROOT / "qa_assistant" / "data" / "page_000.txt"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+SHARED = ROOT.parent / "shared"  # laid beside the project, on every machine and in CI
+
+
+@pytest.fixture(autouse=True)
+def _model_loads_only_in_e2e_tests(request, monkeypatch):
+    """Markers mean what they say: a test not marked e2e (or browser) that loads the model fails."""
+    if request.node.get_closest_marker("e2e") or request.node.get_closest_marker("browser"):
+        return
+    from qa_assistant.embedding import encoder
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("this test loads the embedding model: mark it @pytest.mark.e2e")
+    monkeypatch.setattr(encoder.Embedder, "__init__", refuse)
+
+
+DIM = 16
+
+
+class FakeEmbedder:
+    """A stand-in encoder for model-free tests: deterministic unit vectors from a hash of what the real encoder would see; counts passages encoded."""
+
+    def __init__(self, fingerprint: str = "f" * 64):
+        self.info = ModelInfo(name="fake", path="", fingerprint=fingerprint, dimension=DIM, max_tokens=512)
+        self.fits = char_window(300)
+        self.encoded: list[str] = []
+
+    @staticmethod
+    def _vector(text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def encode_passages(self, headings, texts, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        seen = [embedding_text(h, t) for h, t in zip(headings, texts)]
+        self.encoded += seen
+        return np.stack([self._vector(s) for s in seen]) if seen else np.zeros((0, DIM), np.float32)
+
+    def encode_queries(self, questions) -> np.ndarray:
+        return np.stack([self._vector(q) for q in questions])
+
+
+def new_assistant(folder: Path | None, embedder: FakeEmbedder | None = None) -> Assistant:
+    embedder = embedder or FakeEmbedder()
+    data = build_index_data([], np.zeros((0, DIM), np.float32), embedder.info.to_dict())
+    return Assistant(data, embedder, folder)
+
+
+def reopen(folder: Path, embedder: FakeEmbedder | None = None) -> Assistant:
+    return Assistant(load_index(folder), embedder or FakeEmbedder(), folder)
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file of an index folder but the manifest (whose ``updated`` time moves) and the lock."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (MANIFEST, LOCK)}
+
+
+ARTICLES = [
+    {"id": "a1", "title": "春节慰问", "text": "区总工会走访慰问困难职工。\n\n送上米面油等慰问品。"},
+    {"id": "a2", "title": "技能比赛", "text": "全市职工技能大赛举行。"},
+]
+
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,6 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
-
 def cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "qa_assistant.cli", "-q", *map(str, args)], input=stdin,
                           capture_output=True, text=True, timeout=600)
@@ -22,6 +19,7 @@ def cli_index(tmp_path_factory, sample_page):
     return folder
 
 
+@pytest.mark.e2e
 def test_ask_json_quotes_the_repaired_paragraph_first(cli_index):
     result = cli("ask", "经开区总工会慰问了哪些企业？", "--index", cli_index, "--json")
     assert result.returncode == 0, result.stderr
@@ -39,6 +37,7 @@ def cli_bytes(*args, stdin: bytes):
                           capture_output=True, timeout=600)
 
 
+@pytest.mark.e2e
 def test_stdin_questions_give_one_json_object_per_input_line_whatever_the_line_holds(cli_index):
     lines = ["经开区总工会慰问了哪些企业？".encode(), b"", "问" .encode() * 100_000, b"\xff\xfe bad bytes",
              "今天北京天气怎么样？".encode()]
@@ -51,6 +50,7 @@ def test_stdin_questions_give_one_json_object_per_input_line_whatever_the_line_h
     assert result.returncode == 1 and b"3 of 5 lines could not be answered" in result.stderr
 
 
+@pytest.mark.e2e
 def test_big5_and_utf16_pages_answer_in_their_own_script(tmp_path, sample_page):
     import opencc
     text = sample_page.read_text(encoding="utf-8")
@@ -66,6 +66,7 @@ def test_big5_and_utf16_pages_answer_in_their_own_script(tmp_path, sample_page):
             assert (opencc.OpenCC(script).convert(expected) if script else expected) in first
 
 
+@pytest.mark.e2e
 def test_indexing_a_folder_that_holds_the_index_does_not_read_the_index_back(tmp_path, sample_page):
     import shutil
     shutil.copy(sample_page, tmp_path / "page.txt")
@@ -88,6 +89,7 @@ def test_a_folder_with_nothing_to_index_fails_and_creates_no_index(tmp_path):
     assert not (tmp_path / "idx").exists()
 
 
+@pytest.mark.e2e
 def test_info_names_model_and_size(cli_index):
     result = cli("info", "--index", cli_index)
     info = json.loads(result.stdout)
@@ -105,6 +107,7 @@ def test_errors_are_one_line_and_non_zero(args, message):
     assert message in result.stderr and result.stderr.strip().count("\n") == 0
 
 
+@pytest.mark.e2e
 def test_remove_by_source_file(cli_index, tmp_path, sample_page):
     import shutil
     copy = tmp_path / "copy"

@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from .conftest import SHARED
+
 from qa_assistant import evaluation as ev
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,7 +242,7 @@ def test_shipped_test_sets_are_valid():
 
 
 def test_shipped_corpus_is_the_shared_copy_unchanged():
-    original = ROOT.parent / "shared" / "data" / "cmrc2018_trial" / "corpus.jsonl"  # shared/ lies beside the project
+    original = SHARED / "data" / "cmrc2018_trial" / "corpus.jsonl"
     if not original.is_file():
         pytest.skip(f"{original} is not on this machine")
     assert original.read_bytes() == (CMRC / "corpus.jsonl").read_bytes()

@@ -16,66 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_assistant.assistant import Assistant
-from qa_assistant.embedding import ModelInfo, ModelMismatchError
+from qa_assistant.embedding import ModelMismatchError
+from qa_assistant.store import (LOCK, MANIFEST, IndexLoadError, IndexLockedError, check_index_folder, load_index,
+                                save_index, write_lock)
 from qa_assistant.store.files import SCRATCH_MARK, SCRATCH_PREFIX
-from qa_assistant.store import (LOCK, MANIFEST, IndexLoadError, IndexLockedError,
-                                build_index_data,
-                                check_index_folder, load_index, save_index, write_lock)
 from qa_assistant.ingest import IngestError
-from qa_assistant.passages import char_window, embedding_text
+from qa_assistant.passages import embedding_text
 
-DIM = 16
+from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, snapshot, write_jsonl
 
-
-class FakeEmbedder:
-    """Deterministic unit vectors from a hash of what the real encoder would see; counts passages encoded."""
-
-    def __init__(self, fingerprint: str = "f" * 64):
-        self.info = ModelInfo(name="fake", path="", fingerprint=fingerprint, dimension=DIM, max_tokens=512)
-        self.fits = char_window(300)
-        self.encoded: list[str] = []
-
-    @staticmethod
-    def _vector(text: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
-        vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-        return vector / np.linalg.norm(vector)
-
-    def encode_passages(self, headings, texts, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        seen = [embedding_text(h, t) for h, t in zip(headings, texts)]
-        self.encoded += seen
-        return np.stack([self._vector(s) for s in seen]) if seen else np.zeros((0, DIM), np.float32)
-
-    def encode_queries(self, questions) -> np.ndarray:
-        return np.stack([self._vector(q) for q in questions])
-
-
-def new_assistant(folder: Path | None, embedder: FakeEmbedder | None = None) -> Assistant:
-    embedder = embedder or FakeEmbedder()
-    data = build_index_data([], np.zeros((0, DIM), np.float32), embedder.info.to_dict())
-    return Assistant(data, embedder, folder)
-
-
-def reopen(folder: Path, embedder: FakeEmbedder | None = None) -> Assistant:
-    return Assistant(load_index(folder), embedder or FakeEmbedder(), folder)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of an index folder but the manifest (whose ``updated`` time moves) and the lock."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name not in (MANIFEST, LOCK)}
-
-
-ARTICLES = [
-    {"id": "a1", "title": "春节慰问", "text": "区总工会走访慰问困难职工。\n\n送上米面油等慰问品。"},
-    {"id": "a2", "title": "技能比赛", "text": "全市职工技能大赛举行。"},
-]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Reliability: every bad input gets a clear answer and leaves the index as it was; a writer killed
 with SIGKILL at any moment leaves a loadable index that still answers; two writers never mix.
 
-Model-free tests use the stand-in encoder of test_index; the e2e ones use the real model (the session
+Model-free tests use the stand-in encoder of conftest; the e2e ones use the real model (the session
 index, copied before anything writes to it) and real ``qa-assistant`` subprocesses."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from qa_assistant import Assistant
 from qa_assistant.store import MANIFEST, load_index
 from qa_assistant.ingest import FileTooLargeError, IngestError
 from qa_assistant.settings import SettingsError, environment_changes
-from test_index import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
+from .conftest import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "经开区总工会慰问了哪些企业？"
@@ -29,11 +29,7 @@ COMPANY = "北京先瑞达医疗科技有限公司"
 
 
 def _cmrc_corpus() -> Path:
-    for folder in (ROOT / "qa_assistant" / "data", Path("/work/shared/data")):
-        path = folder / "cmrc2018_trial" / "corpus.jsonl"
-        if path.is_file():
-            return path
-    pytest.skip("CMRC 2018 trial corpus not found")
+    return ROOT / "qa_assistant" / "data" / "cmrc2018_trial" / "corpus.jsonl"  # shipped with the package
 
 
 @pytest.fixture

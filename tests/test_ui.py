@@ -40,7 +40,6 @@ COMPANIES = ("北京先瑞达医疗科技有限公司", "北京华联印刷有�
 CITATION = "《经开区总工会开展困难职工慰问活动》"
 SERVER_START_SECONDS = 420
 
-pytestmark = pytest.mark.e2e
 
 
 def _free_port() -> int:
@@ -108,12 +107,14 @@ def _quoted(result: dict) -> list[dict]:
 
 # ------------------------------------------------------------------ the API endpoint (gradio_client)
 
+@pytest.mark.e2e
 def test_server_logs_the_index_and_model(server, client):
     log = server.log.read_text()
     assert str(server.index) in log and "multilingual-e5-small" in log
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/ask"]
 
 
+@pytest.mark.e2e
 def test_api_quotes_the_companies(client):
     result = client.predict(Q_COMPANIES, [], 5, "hybrid", api_name="/ask")
     assert set(result) == {"question", "found", "answer", "sentence", "query", "mode", "passages"}
@@ -124,6 +125,7 @@ def test_api_quotes_the_companies(client):
     assert len(result["passages"]) == 5 and [p["rank"] for p in result["passages"]] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.e2e
 def test_api_matches_the_cli_json(server, client):
     """The endpoint returns render.answer_json(answer): the same JSON as ``qa-assistant ask --json``."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
@@ -139,6 +141,7 @@ def test_api_matches_the_cli_json(server, client):
         assert all(abs(mine[s] - theirs[s]) < 1e-4 for s in scores)
 
 
+@pytest.mark.e2e
 def test_api_follow_up_uses_the_earlier_question(client):
     result = client.predict(Q_GIFTS, [Q_COMPANIES], 5, "hybrid", api_name="/ask")
     assert result["found"]
@@ -148,6 +151,7 @@ def test_api_follow_up_uses_the_earlier_question(client):
     assert again["query"] == result["query"] and _quoted(again) == _quoted(result)
 
 
+@pytest.mark.e2e
 def test_api_new_topic_is_not_dragged_back(client):
     result = client.predict(Q_FANS, [Q_COMPANIES, Q_GIFTS], 5, "hybrid", api_name="/ask")
     assert result["found"]
@@ -157,18 +161,21 @@ def test_api_new_topic_is_not_dragged_back(client):
     assert not any("经开区" in p["title"] for p in quoted)
 
 
+@pytest.mark.e2e
 def test_api_not_found(client):
     result = client.predict(Q_WEATHER, [], 5, "hybrid", api_name="/ask")
     assert result["found"] is False and not _quoted(result)
     assert "未找到" in result["answer"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode", ["dense", "bm25"])
 def test_api_modes(client, mode):
     result = client.predict(Q_COMPANIES, [], 3, mode, api_name="/ask")
     assert result["mode"] == mode and len(result["passages"]) == 3
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args, message", [
     (("", [], 5, "hybrid"), "问题不能为空"),
     (("   ", [], 5, "hybrid"), "问题不能为空"),
@@ -186,6 +193,7 @@ def test_api_errors_are_clear_messages(client, args, message):
     assert message in str(error.value) and "Traceback" not in str(error.value)
 
 
+@pytest.mark.e2e
 def test_bad_requests_leave_one_log_line_each_and_no_traceback(server, client):
     from gradio_client.exceptions import AppError
     before = server.log.read_text()
@@ -196,6 +204,7 @@ def test_bad_requests_leave_one_log_line_each_and_no_traceback(server, client):
     assert "Traceback" not in added and "k 必须是" in added and len(added.strip().splitlines()) <= 2, added
 
 
+@pytest.mark.e2e
 def test_a_megabyte_of_history_is_refused_and_never_stalls_other_users(server):
     """A follow-up sent with a 1 MB earlier question used to freeze the server for minutes (a regular
     expression quadratic in the text): it is refused at once while another user's question is answered."""
@@ -217,6 +226,7 @@ def test_a_megabyte_of_history_is_refused_and_never_stalls_other_users(server):
         assert "at most 2000" in refused.result(timeout=120)
 
 
+@pytest.mark.e2e
 def test_api_serves_concurrent_users(server):
     """Several sessions at once all get their own, correct answers."""
     from concurrent.futures import ThreadPoolExecutor

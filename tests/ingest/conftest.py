@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from format_fixtures import (CHROMIUM, epaper_bands_html, epaper_grid_html, epaper_html, has_chromium,
+from .format_fixtures import (CHROMIUM, epaper_bands_html, epaper_grid_html, epaper_html, has_chromium,
                              print_pdf, sample_page)
 
 from qa_assistant.ingest import Page

@@ -3,7 +3,7 @@ or file name, with the masthead kept out of the articles; citations carry the da
 from dataclasses import replace
 
 import pytest
-from format_fixtures import SAMPLE_PAGE
+from .format_fixtures import SAMPLE_PAGE
 
 from qa_assistant.ingest import load_articles, read_text
 from qa_assistant.ingest.dates import date_from_name, date_in_text, is_date_line, normalise_date

@@ -1,7 +1,7 @@
 """DOCX reader: Heading styles are headlines, Title the banner, soft line breaks inside a sentence joined;
 the masthead date line dates the articles; files without heading styles are read like a page."""
 import pytest
-from format_fixtures import DATE, DATE_LINE, FURNITURE, SLOGAN_PIECE, assert_jingkaiqu_whole, write_docx
+from .format_fixtures import DATE, DATE_LINE, FURNITURE, SLOGAN_PIECE, assert_jingkaiqu_whole, write_docx
 
 from qa_assistant.ingest import IngestError, load_articles
 

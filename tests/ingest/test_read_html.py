@@ -2,7 +2,7 @@
 title, subtitle, date, byline and canonical URL; no navigation, breadcrumb, related news, footer or
 script text in any paragraph; charsets from the page or detected."""
 import pytest
-from format_fixtures import DATE, FURNITURE, article_page_html, assert_jingkaiqu_whole, write_site
+from .format_fixtures import DATE, FURNITURE, article_page_html, assert_jingkaiqu_whole, write_site
 
 from qa_assistant.ingest import iter_input_files, load_articles
 from qa_assistant.ingest.html import decode_html, parse_html

@@ -3,7 +3,7 @@ masthead date, no page furniture, paragraphs whole across columns and pages; sca
 from pathlib import Path
 
 import pytest
-from format_fixtures import DATE, FURNITURE, SLOGAN_PIECE, assert_jingkaiqu_whole, scanned_pdf
+from .format_fixtures import DATE, FURNITURE, SLOGAN_PIECE, assert_jingkaiqu_whole, scanned_pdf
 
 from qa_assistant.ingest import IngestError, iter_input_files, load_articles
 from qa_assistant.ingest.pdf import extract_lines

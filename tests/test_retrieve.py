@@ -1,0 +1,70 @@
+"""Retrieval without the model: top_rows equals a stable argsort, copies of one text collapse into one
+hit, and the three modes over a small index made with the stand-in encoder (dense order, BM25 rows
+with a matching word only, hybrid falling back to dense order when no question word matches)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from qa_assistant.passages import Passage
+from qa_assistant.question import analyse
+from qa_assistant.retrieve import HybridSearcher, collapse_copies, top_rows
+from qa_assistant.store import build_index_data
+
+from .conftest import FakeEmbedder
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-3, 3).map(float), min_size=0, max_size=400), st.integers(0, 450))
+def test_top_rows_is_a_stable_argsort_cut_at_k(values, k):
+    scores = np.array(values, dtype=np.float32)
+    expected = np.argsort(-scores, kind="stable")[:k]
+    assert top_rows(scores, k).tolist() == expected.tolist()
+
+
+def _passage(number: int, text: str, source: str = "a.txt") -> Passage:
+    return Passage(id=f"p{number}", article_id=f"a{number}", title=f"标题{number}", paragraph=1, part=0, text=text,
+                   source=source, start=0, end=len(text))
+
+
+def test_copies_of_one_text_collapse_into_the_first_and_k_distinct_texts_are_kept():
+    passages = [_passage(0, "甲 乙"), _passage(1, "丙"), _passage(2, "甲乙", "b.txt"), _passage(3, "丁"), _passage(4, "戊")]
+    chosen = collapse_copies([(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)], passages, k=3)
+    assert [(row, copies) for row, _, copies in chosen] == [(0, [2]), (1, []), (3, [])]
+
+
+TEXTS = ["区总工会走访慰问困难职工，送上米面油。", "全市职工技能大赛在朝阳区举行。", "社区工会组织职工学做团扇。",
+         "评估组实地查看了服务站。", "区总工会走访慰问困难职工，送上米面油。"]
+
+
+def _searcher() -> HybridSearcher:
+    embedder = FakeEmbedder()
+    passages = [_passage(i, text, "b.txt" if i == 4 else "a.txt") for i, text in enumerate(TEXTS)]
+    vectors = embedder.encode_passages([p.heading for p in passages], [p.text for p in passages])
+    return HybridSearcher(build_index_data(passages, vectors, embedder.info.to_dict()), embedder)
+
+
+def test_bm25_mode_returns_only_passages_that_share_a_word_and_dense_mode_every_passage():
+    searcher = _searcher()
+    bm25 = searcher.search(analyse("技能大赛在哪里举行？"), k=5, mode="bm25")
+    assert [hit.row for hit in bm25] == [1] and bm25[0].bm25 > 0
+    dense = searcher.search(analyse("技能大赛在哪里举行？"), k=5, mode="dense")
+    assert len(dense) == 4  # five passages, two of them the same text
+    assert [h.score for h in dense] == sorted((h.score for h in dense), reverse=True)
+    assert all(h.score == h.dense for h in dense)
+
+
+def test_hybrid_without_a_matching_word_keeps_the_dense_order():
+    searcher = _searcher()
+    question = analyse("What happened at the skills contest?")
+    hybrid = searcher.search(question, k=4, mode="hybrid")
+    dense = searcher.search(question, k=4, mode="dense")
+    assert all(hit.bm25 == 0 for hit in hybrid)
+    assert [hit.row for hit in hybrid] == [hit.row for hit in dense]
+
+
+def test_the_same_paragraph_in_two_files_is_one_hit_listing_both():
+    hits = _searcher().search(analyse("区总工会给困难职工送了什么？"), k=5, mode="bm25")
+    first = hits[0]
+    assert first.passage.text == TEXTS[0] and [p.source for p in first.passages] == ["a.txt", "b.txt"]
+    assert len({hit.passage.text for hit in hits}) == len(hits)
