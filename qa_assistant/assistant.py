@@ -16,7 +16,7 @@ from .embedding import DEFAULT_NAMES, Embedder, ModelMismatchError, recorded_pre
 from .fusion import fusion_from_dict
 from .ingest import IngestError, check_file_size, iter_input_files, load_articles, supported_suffixes
 from .passages import Passage, make_passages
-from .question import Question, QuestionError, analyse
+from .question import DateRange, Question, QuestionError, analyse
 from .retrieve import Hit, HybridSearcher
 from .settings import Settings, SettingsError
 from .store import (LOCK, MANIFEST, IndexData, IndexLoadError, build_index_data, check_index_folder, load_index, read_manifest,
@@ -314,21 +314,26 @@ class Assistant:
         """The question analysed once (bounded, normalised, tokenised, typed), with the conversation it leans on."""
         return analyse(text, history, self.settings)
 
-    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The ``k`` best passages for ``question``, best first."""
-        return self.searcher.search(self.question(question), k=self._k(k), mode=mode or self.settings.mode)
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None, since: str | None = None,
+                 until: str | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``question``, best first; ``since``/``until`` (ISO dates) keep only
+        articles dated in that range, before ranking."""
+        return self.batch_retrieve([question], k, mode, since, until)[0]
 
-    def batch_retrieve(self, questions: Sequence[str], k: int | None = None, mode: str | None = None) -> list[list[Hit]]:
+    def batch_retrieve(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
+                       since: str | None = None, until: str | None = None) -> list[list[Hit]]:
         return self.searcher.batch_search([self.question(q) for q in questions], k=self._k(k),
-                                          mode=mode or self.settings.mode)
+                                          mode=mode or self.settings.mode, dates=DateRange.of(since, until))
 
     def ask(self, question: str, history: Sequence[str] | None = None, k: int | None = None,
-            mode: str | None = None) -> Answer:
-        """Answer by quoting passages; ``history`` (earlier questions, oldest first) resolves follow-ups."""
+            mode: str | None = None, since: str | None = None, until: str | None = None) -> Answer:
+        """Answer by quoting passages; ``history`` (earlier questions, oldest first) resolves follow-ups;
+        ``since``/``until`` keep only articles dated in that range."""
         asked = self.question(question, history)
         mode = mode or self.settings.mode
         vector = self.searcher.query_vectors([asked])[0]  # encoded once: for the search and the sentences
-        hits = self.searcher.search(asked, k=max(self._k(k), 1), mode=mode, vector=vector)
+        hits = self.searcher.search(asked, k=max(self._k(k), 1), mode=mode, vector=vector,
+                                    dates=DateRange.of(since, until))
         return compose_answer(asked, hits, self.embedder, vector, mode, self.settings.answer, self.settings.sentences)
 
     def _k(self, k: int | None) -> int:

@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                               "an existing index is used at the precision it was built with unless this asks otherwise")
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help=f"index folder (default {DEFAULT_INDEX})")
+    dated = argparse.ArgumentParser(add_help=False)
+    dated.add_argument("--since", default=None, metavar="DATE", help="only articles dated on or after DATE (2024-01-12, 2024-01, 2024)")
+    dated.add_argument("--until", default=None, metavar="DATE", help="only articles dated on or before DATE")
 
     index = commands.add_parser("index", parents=[encoder, where],
                                 help="add or update files/folders (.txt, .md, .jsonl, .pdf, .html, .docx) in an index")
@@ -37,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="refuse files larger than this (default 10, or $QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    ask = commands.add_parser("ask", parents=[encoder, where], help="answer a question (or one per line from stdin)")
+    ask = commands.add_parser("ask", parents=[encoder, where, dated], help="answer a question (or one per line from stdin)")
     ask.add_argument("question", nargs="?", help="the question; without it, questions are read from stdin, one per line")
     ask.add_argument("--model", default=None, help="must match the model that built the index")
     ask.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
@@ -50,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[where], help="delete passages by source file or article id")
     remove.add_argument("keys", nargs="+", metavar="SOURCE")
 
-    evaluate = commands.add_parser("eval", parents=[encoder, where], help="measure retrieval and answers on a JSONL test set")
+    evaluate = commands.add_parser("eval", parents=[encoder, where, dated], help="measure retrieval and answers on a JSONL test set")
     evaluate.add_argument("testset", metavar="TESTSET")
     evaluate.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25", "all"))
     evaluate.add_argument("-k", type=int, nargs="+", default=[1, 3, 5, 10], help="cut-offs (default 1 3 5 10)")
@@ -109,10 +112,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ask":
         assistant = Assistant.open(args.index, **changes)
         if args.question is not None:
-            answer = assistant.ask(args.question)
+            answer = assistant.ask(args.question, since=args.since, until=args.until)
             print(json.dumps(answer_json(answer), ensure_ascii=False, indent=1) if args.json else markdown(answer))
             return 0
-        return _ask_each_line(assistant, sys.stdin.buffer, args.json)
+        return _ask_each_line(assistant, sys.stdin.buffer, args.json, {"since": args.since, "until": args.until})
     if args.command == "eval":
         return _evaluate(args, changes)
     if args.command == "serve":
@@ -141,7 +144,7 @@ def read_lines(stream, limit: int = MAX_LINE_BYTES):
             yield number, line
 
 
-def _ask_each_line(assistant, stream, as_json: bool) -> int:
+def _ask_each_line(assistant, stream, as_json: bool, dates: dict) -> int:
     """One answer (or one error) per input line, in order; exit status 1 when any line failed."""
     from .assistant import QuestionError
     from .render import answer_json, markdown
@@ -158,7 +161,7 @@ def _ask_each_line(assistant, stream, as_json: bool) -> int:
                 raise QuestionError(f"not valid UTF-8 (byte {error.start})") from None
             if not question:
                 raise QuestionError("empty line: no question")
-            answer = assistant.ask(question)
+            answer = assistant.ask(question, **dates)
         except (QuestionError, ValueError) as error:
             failed += 1
             print(json.dumps({"line": number, "error": str(error)}, ensure_ascii=False) if as_json
@@ -182,7 +185,8 @@ def _evaluate(args: argparse.Namespace, changes: dict[str, Any]) -> int:
         raise ValueError("cut-offs (-k) must be positive integers")
     assistant = Assistant.open(args.index, **changes)
     modes = MODES if args.mode == "all" else (args.mode,)
-    evaluator = Evaluator(testset, ks=ks, progress=not args.json and sys.stderr.isatty())
+    evaluator = Evaluator(testset, ks=ks, progress=not args.json and sys.stderr.isatty(), since=args.since,
+                          until=args.until)
     reports = {mode: evaluator(assistant, mode) for mode in modes}
     answerable = sum(1 for q in testset if not q.unanswerable)
     if args.json:

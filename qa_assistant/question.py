@@ -17,7 +17,37 @@ _QUESTION_CHARS = frozenset("什么哪谁多少几怎样如何为何吗呢的是
 
 
 class QuestionError(ValueError):
-    """An empty, over-long or malformed question (or conversation)."""
+    """An empty, over-long or malformed question (or conversation, or date range)."""
+
+
+_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Articles dated from ``since`` to ``until`` (ISO dates, whole years or months allowed: ``2024``,
+    ``2024-01``, ``2024-01-12``; either end open). Undated passages are outside every range."""
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self):
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not _DATE.fullmatch(value):
+                raise QuestionError(f"{name}: {value!r} is not a date like 2024-01-12 (or 2024-01, 2024)")
+        if self.since and self.until and self.since[:len(self.until)] > self.until:
+            raise QuestionError(f"the date range is empty: since {self.since} is after until {self.until}")
+
+    def contains(self, date: str) -> bool:
+        if not date:
+            return False
+        return (self.since is None or date >= self.since) and (self.until is None or date[:len(self.until)] <= self.until)
+
+    @staticmethod
+    def of(since: str | None = None, until: str | None = None) -> "DateRange | None":
+        """The range, or None when neither end is given."""
+        since, until = (since or "").strip() or None, (until or "").strip() or None
+        return None if since is None and until is None else DateRange(since, until)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ BM25 list that carries no signal (all zero, e.g. an English question)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -12,8 +13,9 @@ import numpy as np
 from .answer_type import type_matches
 from .fusion import DEFAULT_FUSION, ZScoreFusion
 from .passages import Passage
-from .question import Question
+from .question import DateRange, Question
 from .store import IndexData
+from .text import normalise
 from .threads import FEW_QUESTIONS, faiss_threads
 
 MODES = ("hybrid", "dense", "bm25")
@@ -49,41 +51,58 @@ class HybridSearcher:
     def __init__(self, data: IndexData, embedder, fusion: ZScoreFusion | None = None):
         self.data, self.embedder = data, embedder
         self.fusion = DEFAULT_FUSION if fusion is None else fusion  # a fusion.py strategy
+        self._dated: dict[DateRange, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.data.passages)
 
-    def search(self, question: Question, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None) -> list[Hit]:
-        return self.batch_search([question], k=k, mode=mode, vectors=None if vector is None else vector[None, :])[0]
+    def search(self, question: Question, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None,
+               dates: DateRange | None = None) -> list[Hit]:
+        return self.batch_search([question], k=k, mode=mode, vectors=None if vector is None else vector[None, :],
+                                 dates=dates)[0]
 
     def batch_search(self, questions: Sequence[Question], k: int = 5, mode: str = "hybrid",
-                     vectors: np.ndarray | None = None) -> list[list[Hit]]:
-        """``vectors``: the questions' vectors when the caller has them already (see :meth:`query_vectors`)."""
+                     vectors: np.ndarray | None = None, dates: DateRange | None = None) -> list[list[Hit]]:
+        """``vectors``: the questions' vectors when the caller has them already (see :meth:`query_vectors`);
+        ``dates``: only passages of articles dated in that range are searched (the filter comes first)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r} (use one of: {', '.join(MODES)})")
         if not questions:
             return []
-        n = len(self)
+        allowed = None if dates is None else self._rows_dated(dates)
+        n = len(self) if allowed is None else len(allowed)
         if n == 0 or k <= 0:
             return [[] for _ in questions]
         if vectors is None:
             vectors = self.query_vectors(questions)
         depth = min(n, max(self.fusion.candidates, k))
         with faiss_threads(1 if len(questions) <= FEW_QUESTIONS else 0):
-            dense_scores, dense_rows = self.data.dense.search(vectors, depth)
+            dense_scores, dense_rows = self.data.dense.search(vectors, depth, allowed)
         results = []
         for question, vector, scores, rows in zip(questions, vectors, dense_scores, dense_rows):
-            results.append(self._rank(question, vector, scores, rows, k, mode))
+            results.append(self._rank(question, vector, scores, rows, k, mode, allowed))
         return results
+
+    def _rows_dated(self, dates: DateRange) -> np.ndarray:
+        """Rows of passages whose article is dated within ``dates`` (cached: one pass over the passages per range)."""
+        cached = self._dated.get(dates)
+        if cached is None:
+            cached = np.fromiter((row for row, p in enumerate(self.data.passages) if dates.contains(p.date)), np.int64)
+            self._dated = {**dict(list(self._dated.items())[-31:]), dates: cached}
+        return cached
 
     def query_vectors(self, questions: Sequence[Question]) -> np.ndarray:
         return self.embedder.encode_queries([q.normalised for q in questions])
 
     def _rank(self, question: Question, vector: np.ndarray, dense_scores: np.ndarray, dense_rows: np.ndarray,
-              k: int, mode: str) -> list[Hit]:
+              k: int, mode: str, allowed: np.ndarray | None = None) -> list[Hit]:
         valid = dense_rows >= 0
         dense_rows, dense_scores = dense_rows[valid].astype(np.int64), dense_scores[valid]
         bm25_all = self.data.sparse.scores(question.tokens)
+        if allowed is not None:  # passages outside the date range take no part
+            kept = np.zeros_like(bm25_all)
+            kept[allowed] = bm25_all[allowed]
+            bm25_all = kept
         if mode == "dense":
             order = list(zip(dense_rows.tolist(), dense_scores.tolist()))
             cosine = dict(order)
@@ -124,6 +143,15 @@ class HybridSearcher:
         return dict(zip(rows, self.data.dense.cosines(vector, rows).tolist())) if rows else {}
 
 
+def _same_text(text: str) -> str:
+    """The form in which two copies of a paragraph are the same text: script, width, case, spaces and
+    punctuation aside (an e-paper PDF, the website's HTML and a Big5 reprint of one story)."""
+    return _NOT_WORD.sub("", normalise(text))
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def collapse_copies(order: Sequence[tuple[int, float]], passages: Sequence[Passage],
                     k: int) -> list[tuple[int, float, list[int]]]:
     """The first ``k`` distinct texts of a ranking, each with the rows further down that hold the same
@@ -131,7 +159,7 @@ def collapse_copies(order: Sequence[tuple[int, float]], passages: Sequence[Passa
     first: dict[str, int] = {}
     chosen: list[tuple[int, float, list[int]]] = []
     for row, score in order:
-        key = "".join(passages[row].text.split())
+        key = _same_text(passages[row].text)
         if key in first:
             chosen[first[key]][2].append(row)
         elif len(chosen) < k:

@@ -2,7 +2,7 @@
 completed from the conversation, tokens and answer type."""
 import pytest
 
-from qa_assistant.question import QuestionError, analyse
+from qa_assistant.question import DateRange, QuestionError, analyse
 from qa_assistant.settings import Settings
 from qa_assistant.text import search_tokens
 
@@ -42,3 +42,14 @@ def test_oversized_or_malformed_input_is_refused_before_it_is_analysed(text, his
 def test_the_limits_come_from_the_settings():
     with pytest.raises(QuestionError, match="at most 10"):
         analyse("问" * 11, settings=Settings(max_question_chars=10))
+
+
+def test_date_ranges_take_whole_years_and_months_and_refuse_what_is_not_a_date():
+    january = DateRange("2024-01", "2024-01")
+    assert january.contains("2024-01-31") and not january.contains("2024-02-01") and not january.contains("")
+    assert DateRange(until="2024").contains("2024-12-31") and not DateRange(since="2025").contains("2024-12-31")
+    assert DateRange.of(None, " ") is None
+    with pytest.raises(QuestionError, match="not a date"):
+        DateRange(since="12/01/2024")
+    with pytest.raises(QuestionError, match="empty"):
+        DateRange("2024-03", "2024-02")

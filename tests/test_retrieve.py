@@ -4,10 +4,11 @@ with a matching word only, hybrid falling back to dense order when no question w
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from qa_assistant.passages import Passage
-from qa_assistant.question import analyse
+from qa_assistant.question import DateRange, analyse
 from qa_assistant.retrieve import HybridSearcher, collapse_copies, top_rows
 from qa_assistant.store import build_index_data
 
@@ -22,13 +23,13 @@ def test_top_rows_is_a_stable_argsort_cut_at_k(values, k):
     assert top_rows(scores, k).tolist() == expected.tolist()
 
 
-def _passage(number: int, text: str, source: str = "a.txt") -> Passage:
+def _passage(number: int, text: str, source: str = "a.txt", date: str = "") -> Passage:
     return Passage(id=f"p{number}", article_id=f"a{number}", title=f"标题{number}", paragraph=1, part=0, text=text,
-                   source=source, start=0, end=len(text))
+                   source=source, start=0, end=len(text), date=date)
 
 
 def test_copies_of_one_text_collapse_into_the_first_and_k_distinct_texts_are_kept():
-    passages = [_passage(0, "甲 乙"), _passage(1, "丙"), _passage(2, "甲乙", "b.txt"), _passage(3, "丁"), _passage(4, "戊")]
+    passages = [_passage(0, "甲 乙。"), _passage(1, "丙"), _passage(2, "甲乙.", "b.txt"), _passage(3, "丁"), _passage(4, "戊")]
     chosen = collapse_copies([(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)], passages, k=3)
     assert [(row, copies) for row, _, copies in chosen] == [(0, [2]), (1, []), (3, [])]
 
@@ -37,9 +38,12 @@ TEXTS = ["区总工会走访慰问困难职工，送上米面油。", "全市职
          "评估组实地查看了服务站。", "区总工会走访慰问困难职工，送上米面油。"]
 
 
+DATES = ["2024-01-12", "2024-02-03", "", "2023-12-30", "2024-01-15"]
+
+
 def _searcher() -> HybridSearcher:
     embedder = FakeEmbedder()
-    passages = [_passage(i, text, "b.txt" if i == 4 else "a.txt") for i, text in enumerate(TEXTS)]
+    passages = [_passage(i, text, "b.txt" if i == 4 else "a.txt", DATES[i]) for i, text in enumerate(TEXTS)]
     vectors = embedder.encode_passages([p.heading for p in passages], [p.text for p in passages])
     return HybridSearcher(build_index_data(passages, vectors, embedder.info.to_dict()), embedder)
 
@@ -68,3 +72,14 @@ def test_the_same_paragraph_in_two_files_is_one_hit_listing_both():
     first = hits[0]
     assert first.passage.text == TEXTS[0] and [p.source for p in first.passages] == ["a.txt", "b.txt"]
     assert len({hit.passage.text for hit in hits}) == len(hits)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_a_date_range_filters_before_ranking(mode):
+    searcher = _searcher()
+    question = analyse("区总工会给困难职工送了什么？")
+    january = searcher.search(question, k=5, mode=mode, dates=DateRange("2024-01", "2024-01"))
+    assert {hit.passage.date for hit in january} <= {"2024-01-12", "2024-01-15"} and january
+    assert all(hit.passage.date >= "2024-02" for hit in searcher.search(question, k=5, mode="dense",
+                                                                          dates=DateRange(since="2024-02")))
+    assert searcher.search(question, k=5, mode=mode, dates=DateRange("2030")) == []

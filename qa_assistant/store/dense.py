@@ -40,11 +40,20 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self))
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest rows of each query; with ``allowed``, only those rows are searched (a filter
+        applied inside the search, not after it, so k results come back when k are allowed)."""
+        k = min(k, len(self) if allowed is None else len(allowed))
         if k <= 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self.index.search(queries, k)
+        import faiss
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, k))
+                  if self.kind == "hnsw" else faiss.SearchParameters(sel=selector))
+        return self.index.search(queries, k, params=params)
 
     def cosines(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """Cosine of ``vector`` with the stored vectors of ``rows`` (candidates the search did not score)."""
