@@ -303,3 +303,14 @@ def assert_jingkaiqu_whole(articles) -> None:
     holding = [p.text for a in articles for p in a.paragraphs if any(n in p.text for n in JINGKAIQU[1:])]
     assert len(holding) == 1 and all(name in holding[0] for name in JINGKAIQU), holding
     assert holding[0].startswith("为落实") and holding[0].endswith("为13名困难职工送上冬日慰问。")
+
+
+def assert_same_articles(articles, page: Page, bylines: tuple[str, ...] = ("reporters", "correspondents")) -> None:
+    """A reader gave the page's articles: headlines, subtitles, the date, paragraphs (kinds and texts
+    whole) and the ``bylines`` fields named."""
+    assert [a.title for a in articles] == [a.title for a in page.articles]
+    assert [a.subtitle for a in articles] == [a.subtitle for a in page.articles]
+    assert {a.date for a in articles} == {DATE}
+    for got, want in zip(articles, page.articles):
+        assert [(p.kind, p.text) for p in got.paragraphs] == [(p.kind, p.text) for p in want.paragraphs]
+        assert [getattr(got, name) for name in bylines] == [getattr(want, name) for name in bylines]
