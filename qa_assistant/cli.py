@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="encoder precision: int8 (fast, the default for new indexes) or fp32 (the reference); "
                               "an existing index is used at the precision it was built with unless this asks otherwise")
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help=f"index folder (default {DEFAULT_INDEX})")
+    where.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR|URI",
+                       help=f"index folder (default {DEFAULT_INDEX}), or a Milvus archive: milvus-lite:///path/archive.db "
+                            f"or milvus://host:19530/collection (token from $QA_ASSISTANT_MILVUS_TOKEN)")
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--since", default=None, metavar="DATE", help="only articles dated on or after DATE (2024-01-12, 2024-01, 2024)")
     dated.add_argument("--until", default=None, metavar="DATE", help="only articles dated on or before DATE")
@@ -65,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--build", nargs="*", metavar="PATH", default=None,
                        help="build the index from these paths first when it is missing (no PATH: the sample page)")
+    serve.add_argument("--auth", default=None, metavar="USER:PASSWORD",
+                       help="visitors log in (the whole page and API); with a login, uploading and removing "
+                            "files is allowed on any --host (without one, only on 127.0.0.1)")
+    serve.add_argument("--auth-file", default=None, metavar="FILE", help="logins, one user:password per line")
     return parser
 
 
@@ -84,8 +90,10 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
     from .render import answer_json, markdown
+    from .store.factory import location
 
     changes = settings_changes(args)
+    args.index = location(args.index, os.environ)  # a Milvus URI gets its token from QA_ASSISTANT_MILVUS_TOKEN
     if args.command == "index":
         Assistant.input_files(args.paths)  # a missing or unsupported path fails now, before the model loads
         if args.dense:
@@ -119,10 +127,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         return _evaluate(args, changes)
     if args.command == "serve":
-        from .ui import serve
+        from .page import read_credentials, serve
+        auth = read_credentials(args.auth, args.auth_file)  # a bad credentials file fails before the model loads
         if args.build is not None and not Assistant.exists(args.index):
             Assistant.build(args.build or [sample_page()], args.index, progress=True, **changes)
-        serve(args.index, host=args.host, port=args.port, changes=changes)
+        serve(args.index, host=args.host, port=args.port, changes=changes, auth=auth)
         return 0
     raise AssertionError(args.command)
 

@@ -1,6 +1,7 @@
 """Rendering, in one place: an :class:`~qa_assistant.answer.Answer` as Markdown (terminal and chat),
-as the chat page's HTML (quotes plus every retrieved passage with its scores), and as the JSON of
-``qa-assistant ask --json`` and the page's API. Corpus and user text are escaped here and only here."""
+as the chat page's HTML (quotes plus every retrieved passage with its scores), as the JSON of
+``qa-assistant ask --json`` and the page's API, and the archive tab's reports, table and source view.
+Corpus and user text are escaped here and only here."""
 from __future__ import annotations
 
 import html
@@ -130,3 +131,93 @@ def reply_html(answer: Answer, k: int, seconds: float | None = None) -> str:
     if hits:
         parts.append(hits)
     return "\n\n".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------ the archive tab (资料库)
+
+SOURCE_COLUMNS = ["文件", "文章", "段落", "日期范围", "收录时间"]
+MAX_VIEW_ARTICLES = 100  # articles of one source shown at once
+MAX_VIEW_CHARS = 200_000  # text of one source shown at once
+
+
+def upload_report(results: Sequence[dict]) -> str:
+    """An upload's result per file as Markdown, in plain words (added, replaced, unchanged, or the error)."""
+    words = {"added": "加入", "replaced": "替换", "unchanged": "未改变", "error": "出错"}
+    counts = {status: sum(r.get("status") == status for r in results) for status in words}
+    summary = "，".join(f"{words[s]} {n} 个" for s, n in counts.items() if n)
+    lines = [f"**处理了 {len(results)} 个文件**：{summary}。", ""]
+    lines += [f"- **{escape_markdown(r['file'])}**：{escape_markdown(r['message'])}" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def removal_report(removal: dict) -> str:
+    """What a removal took out, in plain words."""
+    parts = []
+    if removal.get("sources"):
+        parts.append("来源 " + "、".join(escape_markdown(Path(s).name) for s in removal["sources"]))
+    if removal.get("articles"):
+        parts.append(f"{len(removal['articles'])} 篇文章")
+    text = f"**已删除**：{'，'.join(parts) or '没有内容'}（{removal.get('passages', 0)} 个段落），资料库还有 " \
+           f"{removal.get('passages_left', 0)} 个段落。"
+    if removal.get("originals_deleted"):
+        text += " 已一并删除上传的原件 " + "、".join(escape_markdown(n) for n in removal["originals_deleted"]) + "。"
+    if removal.get("not_found"):
+        text += " 没有找到：" + "、".join(escape_markdown(k) for k in removal["not_found"]) + "。"
+    return text + "\n"
+
+
+def source_labels(rows: Sequence[dict]) -> list[str]:
+    """A short unique label per source: its file name, with its folder when two sources share a name."""
+    names = [row["file"] for row in rows]
+    return [name if names.count(name) == 1 else f"{name}（{Path(row['source']).parent.name or '/'}）"
+            for name, row in zip(names, rows)]
+
+
+def sources_table(rows: Sequence[dict]) -> list[list[Any]]:
+    """The sources table's rows: label, articles, passages, date range, when indexed."""
+    def span(row):
+        first, last = row.get("first_date") or "", row.get("last_date") or ""
+        return "—" if not first else first if first == last else f"{first} 至 {last}"
+    return [[label, row["articles"], row["passages"], span(row), (row.get("indexed") or "—").replace("T", " ")[:16]]
+            for label, row in zip(source_labels(rows), rows)]
+
+
+def article_choices(articles: Sequence[dict]) -> list[tuple[str, str]]:
+    """(label, article id) for choosing one article of a source."""
+    return [(f"《{a['title'] or '（无标题）'}》{(' ' + a['date']) if a.get('date') else ''}", a["article_id"])
+            for a in articles]
+
+
+def source_html(label: str, articles: Sequence[dict]) -> str:
+    """One source as the index holds it: each article (headline, date, id) with its paragraphs, escaped;
+    long sources are cut at MAX_VIEW_ARTICLES articles or MAX_VIEW_CHARS characters, saying so."""
+    paragraphs = sum(len(a["paragraphs"]) for a in articles)
+    parts = [f'<p class="qa-note">{_h(label)} · {len(articles)} 篇文章 · {paragraphs} 段</p>']
+    size = 0
+    for shown, article in enumerate(articles):
+        if shown >= MAX_VIEW_ARTICLES or size > MAX_VIEW_CHARS:
+            parts.append(f'<p class="qa-note">还有 {len(articles) - shown} 篇文章未显示。</p>')
+            break
+        body = "".join(f'<p><span class="qa-para">第{int(p["paragraph"])}段</span> {_h(p["text"])}</p>'
+                       for p in article["paragraphs"])
+        size += len(body)
+        date = f" {_h(article['date'])}" if article.get("date") else ""
+        parts.append(f'<details class="qa-article"{" open" if shown == 0 else ""}><summary>《{_h(article["title"])}》'
+                     f'{date} · {len(article["paragraphs"])} 段 · <code>{_h(article["article_id"])}</code></summary>'
+                     f'{body}</details>')
+    return '<div class="qa-source">' + "".join(parts) + "</div>"
+
+
+def page_title(info: dict) -> str:
+    """The page's heading: what the assistant does and the size of the archive it answers from."""
+    model = info.get("model") or {}
+    return (f"# 问答助手\n\n按原文引用作答的离线新闻问答 · 资料库：{int(info.get('articles') or 0)} 篇文章、"
+            f"{int(info.get('passages') or 0)} 个段落 · 模型 {escape_markdown(str(model.get('name', '?')))}")
+
+
+def removal_question(source: str | None = None, title: str | None = None) -> str:
+    """The confirmation asked before removing a whole source (by path) or one article (by headline)."""
+    if source is not None:
+        return (f"确认从资料库删除来源 **{escape_markdown(Path(source).name)}** 的全部文章？"
+                f"如果它是上传的文件，保存的原件也会删除。")
+    return f"确认从资料库删除文章《{escape_markdown(title or '')}》？"

@@ -14,7 +14,7 @@ from .answer_type import type_matches
 from .fusion import DEFAULT_FUSION, ZScoreFusion
 from .passages import Passage
 from .question import DateRange, Question
-from .store import IndexData
+from .store.base import SearchData
 from .text import normalise
 from .threads import FEW_QUESTIONS, faiss_threads
 
@@ -48,7 +48,7 @@ class Hit(NamedTuple):
 class HybridSearcher:
     """Composes a dense and a sparse index over the same passage rows (pyserini-style)."""
 
-    def __init__(self, data: IndexData, embedder, fusion: ZScoreFusion | None = None):
+    def __init__(self, data: SearchData, embedder, fusion: ZScoreFusion | None = None):
         self.data, self.embedder = data, embedder
         self.fusion = DEFAULT_FUSION if fusion is None else fusion  # a fusion.py strategy
         self._dated: dict[DateRange, np.ndarray] = {}
@@ -86,6 +86,8 @@ class HybridSearcher:
     def _rows_dated(self, dates: DateRange) -> np.ndarray:
         """Rows of passages whose article is dated within ``dates`` (cached: one pass over the passages per range)."""
         cached = self._dated.get(dates)
+        if cached is None and hasattr(self.data, "rows_dated"):  # a store that filters by date itself (Milvus)
+            cached = self.data.rows_dated(dates)
         if cached is None:
             cached = np.fromiter((row for row, p in enumerate(self.data.passages) if dates.contains(p.date)), np.int64)
             self._dated = {**dict(list(self._dated.items())[-31:]), dates: cached}
@@ -98,7 +100,7 @@ class HybridSearcher:
               k: int, mode: str, allowed: np.ndarray | None = None) -> list[Hit]:
         valid = dense_rows >= 0
         dense_rows, dense_scores = dense_rows[valid].astype(np.int64), dense_scores[valid]
-        bm25_all = self.data.sparse.scores(question.tokens)
+        bm25_all = self.data.sparse.scores(question.tokens, dense_rows)  # exact for the dense candidates too
         if allowed is not None:  # passages outside the date range take no part
             kept = np.zeros_like(bm25_all)
             kept[allowed] = bm25_all[allowed]

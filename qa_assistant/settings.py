@@ -20,6 +20,9 @@ ENVIRONMENT = {  # variable → settings field; read by Settings.from_env at the
 }
 
 
+MACHINE = ("precision", "threads", "concurrency", "max_upload_files", "max_upload_mb")  # not recorded with an index
+
+
 class SettingsError(ValueError):
     """A setting with a value that cannot work, named by its field."""
 
@@ -85,6 +88,8 @@ class Settings:
     max_history_items: int = 100
     max_k: int = 50
     concurrency: int = 4  # answers the chat page computes at once
+    max_upload_files: int = 50  # files per upload on the page's archive tab (each within max_file_mb); 0 = no limit
+    max_upload_mb: float = 100.0  # all files of one upload together; 0 = no limit
 
     def __post_init__(self):
         if self.precision is not None and self.precision not in PRECISIONS:
@@ -93,7 +98,8 @@ class Settings:
             raise SettingsError(f"mode: {self.mode!r} is not one of {', '.join(MODES)}")
         if self.index.dense not in ("auto", "flat", "hnsw"):
             raise SettingsError(f"index.dense: {self.index.dense!r} is not one of auto, flat, hnsw")
-        for name in ("threads", "concurrency", "max_question_chars", "max_history_items", "max_k"):
+        for name in ("threads", "concurrency", "max_question_chars", "max_history_items", "max_k", "max_upload_files",
+                     "max_upload_mb"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name}: must be 0 or more, not {getattr(self, name)!r}")
         if not 1 <= self.k <= self.max_k:
@@ -121,8 +127,8 @@ class Settings:
 
     def recorded(self) -> dict:
         """What an index records of the settings it was built with: all but the machine's own (precision
-        is recorded with the model; threads and concurrency belong to the machine that serves it)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("precision", "threads", "concurrency")}
+        is recorded with the model; threads, concurrency and upload limits belong to the machine that serves it)."""
+        return {k: v for k, v in self.to_dict().items() if k not in MACHINE}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":

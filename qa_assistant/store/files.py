@@ -13,6 +13,8 @@ MANIFEST = "manifest.json"
 LOCK = "index.lock"
 SCRATCH_PREFIX = ".tmp-qa-index-"
 SCRATCH_MARK = ".qa-assistant-scratch"  # the first file written into a scratch folder: it is ours to remove
+ORIGINALS = "originals"  # uploaded files kept with the index (qa_assistant.archive): the index's own, never stale
+ORIGINALS_MARK = ".qa-assistant-originals"  # written first into that folder: it marks the folder as ours
 _CONTENT_NAMED = re.compile(r"(?:passages-(?P<store>[0-9a-f]{12})\.jsonl|dense-(?P<dense>[0-9a-f]{12})\.faiss"
                             r"|bm25-(?P<sparse>[0-9a-f]{12}))")
 
@@ -66,6 +68,12 @@ def written_by_index(path: Path) -> bool:
         return False
 
 
+def is_originals_folder(path: Path) -> bool:
+    """Is this the index's folder of uploaded originals (``originals``, a real folder with our mark)? It
+    belongs to the index, so the folder guard accepts it; a save never removes it (it is not stale)."""
+    return path.name == ORIGINALS and not path.is_symlink() and path.is_dir() and (path / ORIGINALS_MARK).is_file()
+
+
 def check_index_folder(folder: str | Path) -> None:
     """Refuse to write an index into something that is not one: a file, or a folder that holds other
     things and no manifest (a typo in ``--index`` must not scatter index files among a user's files)."""
@@ -74,7 +82,8 @@ def check_index_folder(folder: str | Path) -> None:
         raise IndexLoadError(f"{folder}: is a file, not an index folder")
     if not folder.is_dir() or (folder / MANIFEST).is_file():
         return
-    foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK and not written_by_index(p))
+    foreign = sorted(p.name for p in folder.iterdir()
+                     if p.name != LOCK and not written_by_index(p) and not is_originals_folder(p))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         raise IndexLoadError(f"{folder}: not an index (no {MANIFEST}) and not empty ({shown}); "

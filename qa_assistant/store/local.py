@@ -59,15 +59,19 @@ def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: d
     sparse = SparseIndex.build([tokenize(p) for p in passages], params.bm25_k1, params.bm25_b)
     if dense_kind != params.dense:
         settings = settings.replace(index=dataclasses.replace(params, dense=dense_kind))
+    now, before = time.strftime("%Y-%m-%dT%H:%M:%S"), previous or {}
+    # when each source was indexed: kept while its checksum is unchanged (older indexes: their last update)
+    old_sources, old_times = before.get("sources", {}), before.get("indexed", {})
+    indexed = {s: (old_times.get(s) or before.get("updated") or now) if old_sources.get(s) == d else now
+               for s, d in sorted((sources or {}).items())}
     manifest = {
         "format": "qa-assistant-index", "format_version": FORMAT_VERSION, "model": model_info,
         "settings": settings.recorded(),
         "dense": {"type": kind, "requested": dense_kind, "metric": "inner_product", "normalised": True},
         "sparse": {"type": "bm25", "library": "bm25s", "tokenizer": "jieba-search+opencc-t2s"},
         "passages": len(passages), "articles": len({p.article_id for p in passages}),
-        "sources": dict(sorted((sources or {}).items())),
-        "created": (previous or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "sources": dict(sorted((sources or {}).items())), "indexed": indexed,
+        "created": before.get("created") or now, "updated": now,
     }
     return IndexData(passages, dense, sparse, manifest)
 

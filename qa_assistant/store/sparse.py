@@ -31,8 +31,9 @@ class SparseIndex:
             vocabulary = {}
         return cls(model, vocabulary, len(token_lists))
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage (all zeros when no query token is in the vocabulary)."""
+    def scores(self, query_tokens: Sequence[str], rows: Sequence[int] | None = None) -> np.ndarray:
+        """BM25 score of every passage (all zeros when no query token is in the vocabulary); exact for
+        every row, so ``rows`` (those the caller needs exact, see store/base.py) changes nothing here."""
         known = [t for t in query_tokens if t in self.vocabulary]
         if not known or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)

@@ -1,0 +1,107 @@
+"""The page as a whole and its server: the heading and two tabs (问答, 资料库) over one live archive, the
+login (``--auth USER:PASSWORD`` or ``--auth-file``), and who may manage the archive: visitors of a page
+on 127.0.0.1 (or localhost, ::1), or logged-in visitors; anywhere else management is off and asking open."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import gradio as gr
+
+from ..assistant import Assistant
+from ..render import page_title
+from ..settings import SettingsError
+from .archive import build_archive, limits_text
+from .chat import API_NAME, build_chat, chat_sidebar
+from .live import Access, Live, access_for
+from .style import CSS, THEME
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 4  # answers computed at once when the settings say 0
+MAX_EXAMPLES = 3
+MAX_AUTH_FILE_BYTES = 64 * 1024
+CACHE_SECONDS = 3600  # uploads Gradio keeps in its temporary folder are deleted after an hour
+
+
+def build_app(assistant: Assistant | Live, access: Access | None = None) -> gr.Blocks:
+    """The page over ``assistant`` (loaded once, shared by every session, swapped whole when the archive
+    changes). ``access`` says whether visitors may upload and remove (default: yes, as on 127.0.0.1)."""
+    live = assistant if isinstance(assistant, Live) else Live(assistant)
+    access = access or Access(True)
+    first = live.get()
+    settings = first.settings
+    concurrency = settings.concurrency or DEFAULT_CONCURRENCY
+    examples = first.example_questions(MAX_EXAMPLES)
+    limits = limits_text(settings.max_file_mb, settings.max_upload_files, settings.max_upload_mb)
+    with gr.Blocks(title="问答助手", fill_height=True, analytics_enabled=False,  # offline: no telemetry
+                   delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
+        controls = chat_sidebar(settings)
+        title = gr.Markdown(page_title(first.info()), elem_id="qa-title")
+        with gr.Tabs(elem_id="qa-tabs"):
+            with gr.Tab("问答", id="chat", elem_id="qa-chat-tab"):
+                endpoints = build_chat(live, settings, examples, concurrency, controls)
+            endpoints += build_archive(live, access, Assistant.readable_suffixes(), limits, title)
+        for function, options in endpoints:
+            gr.api(function, **options)
+        app.load(lambda: page_title(live.get().info()), None, title, api_visibility="private", queue=False)
+    app.queue(default_concurrency_limit=concurrency, max_size=256)
+    return app
+
+
+def read_credentials(auth: str | None = None, auth_file: str | Path | None = None) -> list[tuple[str, str]]:
+    """Logins from ``--auth USER:PASSWORD`` and from a file of ``user:password`` lines (blank lines and
+    ``#`` comments skipped; the password is everything after the first colon)."""
+    pairs = [_credential(auth, "--auth")] if auth is not None else []
+    if auth_file is not None:
+        path = Path(auth_file)
+        try:
+            if path.stat().st_size > MAX_AUTH_FILE_BYTES:
+                raise SettingsError(f"{path}: credentials file over {MAX_AUTH_FILE_BYTES // 1024} KB")
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise SettingsError(f"{path}: cannot read the credentials file ({error})") from None
+        found = [_credential(line.strip(), f"{path}:{number}") for number, line in enumerate(lines, 1)
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not found:
+            raise SettingsError(f"{path}: no user:password line in the credentials file")
+        pairs += found
+    return pairs
+
+
+def _credential(text: str, where: str) -> tuple[str, str]:
+    user, colon, password = text.partition(":")
+    if not colon or not user.strip() or not password:
+        raise SettingsError(f"{where}: expected USER:PASSWORD (a user name, a colon, a password)")
+    return user.strip(), password
+
+
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, changes: Mapping[str, Any] | None = None,
+          auth: Sequence[tuple[str, str]] | None = None, **launch_kwargs) -> None:
+    """Load the index and its model once, then serve the page until interrupted. ``changes`` are settings
+    that differ from the ones the index was built with; ``auth`` (user, password) pairs make every visitor
+    log in, and let them manage the archive on any address."""
+    started = time.perf_counter()
+    log.info("loading index %s", index_dir)
+    assistant = Assistant.open(index_dir, **(changes or {}))
+    info = assistant.info()
+    model = info["model"]
+    log.info("index %s: %d articles, %d passages; model %s (weights %s…, %d dims); loaded in %.1f s",
+             index_dir, info["articles"], info["passages"], model["name"], model["fingerprint"][:12],
+             model["dimension"], time.perf_counter() - started)
+    access = access_for(host, bool(auth))
+    concurrency = assistant.settings.concurrency or DEFAULT_CONCURRENCY
+    app = build_app(Live(assistant), access)
+    log.info("page on http://%s:%d/ (API endpoints /%s, /upload, /sources, /remove; up to %d answers at a time); "
+             "archive management %s%s", host, port, API_NAME, concurrency, "on" if access.manage else "OFF",
+             " (login required)" if auth else "" if access.manage else f" (listening on {host} without --auth)")
+    max_mb = assistant.settings.max_file_mb
+    launch_kwargs.setdefault("max_file_size", int(max_mb * (1 << 20)) if max_mb else None)
+    app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
+               footer_links=["api"], auth=list(auth) if auth else None,
+               auth_message="问答助手：请登录" if auth else None, **launch_kwargs)
+
+
+__all__ = ["build_app", "read_credentials", "serve"]

@@ -1,0 +1,272 @@
+"""The archive behind the page's 资料库 tab (archive.py, originals.py), model-free: uploads kept as originals
+under safe names, a result per file, replace and dedupe, a failed upload undone, removal deleting only our
+originals, the folder guard, the sources table, noticing another writer, one writer at a time."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from qa_assistant.archive import copy_of
+from qa_assistant.ingest import IngestError
+from qa_assistant.originals import INCOMING, PREVIOUS, safe_name
+from qa_assistant.store import IndexLoadError, IndexLockedError, check_index_folder, load_index, write_lock
+from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
+
+from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, write_jsonl
+
+PAGE = "密云水库开展春季鱼类增殖放流\n\n本报讯（记者 赵清波）4月18日，密云区向水库投放鲢鱼、鳙鱼鱼苗120万尾。\n\n" \
+       "据介绍，今年秋季还将再放流鱼苗80万尾。\n"
+
+
+@pytest.fixture
+def inputs(tmp_path) -> Path:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    write_jsonl(folder / "news.jsonl", ARTICLES)
+    (folder / "page.txt").write_text(PAGE, encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02 not text")
+    (folder / "tool.exe").write_bytes(b"MZ")
+    return folder
+
+
+@pytest.fixture
+def archive(tmp_path):
+    return new_assistant(tmp_path / "index")
+
+
+def originals(archive) -> list[str]:
+    return sorted(p.name for p in (archive.index_dir / ORIGINALS).iterdir())
+
+
+# ------------------------------------------------------------------ names
+
+@pytest.mark.parametrize("sent, stored", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\Windows\\x.md", "x.md"),
+    (".hidden.txt", "hidden.txt"),
+    ("a/b/.txt", "upload.txt"),
+    ("报纸 第1版.TXT", "报纸 第1版.txt"),
+    ("-n.jsonl", "n.jsonl"),
+    ("\x00evil\u202e.txt", "evil.txt"),
+    ("a;rm -rf *.jsonl", "a_rm -rf.jsonl"),
+])
+def test_safe_names_stay_in_the_folder(sent, stored):
+    assert safe_name(sent) == stored
+
+
+@pytest.mark.parametrize("sent", ["tool.exe", "noextension", "archive.txt.zip", ""])
+def test_unsupported_names_are_refused(sent):
+    with pytest.raises(IngestError, match="不支持的文件类型"):
+        safe_name(sent)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.sampled_from([".txt", ".md", ".jsonl", ".PDF", ".html", ".docx"]))
+def test_no_name_escapes_the_originals_folder(stem, suffix):
+    name = safe_name(stem + suffix)
+    folder = Path("/srv/index/originals")
+    assert (folder / name).parent == folder and "/" not in name and "\\" not in name
+    assert not name.startswith((".", "-")) and len(name) <= 120 and name.endswith(suffix.lower())
+
+
+# ------------------------------------------------------------------ upload
+
+def test_upload_keeps_originals_and_says_what_happened_to_each_file(archive, inputs):
+    files = [inputs / "news.jsonl", ("../../evil/.page.txt", inputs / "page.txt"), inputs / "binary.txt",
+             inputs / "tool.exe"]
+    writer, results = archive.upload(files)
+    assert [r["status"] for r in results] == ["added", "added", "error", "error"]
+    assert results[0]["message"] == "已加入：2 篇文章、3 个段落" and results[0]["stored_as"] == "originals/news.jsonl"
+    assert (results[1]["file"], results[1]["stored_as"], results[1]["articles"]) == ("../../evil/.page.txt",
+                                                                                    "originals/page.txt", 1)
+    assert "binary" in results[2]["message"] and str(inputs) not in results[2]["message"]
+    assert "不支持" in results[3]["message"]
+    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", "page.txt"]
+    assert (writer.index_dir / ORIGINALS / "page.txt").read_text(encoding="utf-8") == PAGE
+    assert len(archive.passages) == 0 and len(writer.passages) == 5  # the old assistant is left as it was
+    assert len(reopen(writer.index_dir).passages) == 5  # and the new archive is saved
+
+
+def test_same_content_is_unchanged_and_same_name_replaces(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    again, [result] = writer.upload([("copy.jsonl", inputs / "news.jsonl")])
+    assert result["status"] == "unchanged" and "news.jsonl" in result["message"] and result["passages"] == 3
+    assert originals(again) == [ORIGINALS_MARK, "news.jsonl"]  # not stored twice
+    write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
+    replaced, [result] = again.upload([inputs / "news.jsonl"])
+    assert result["status"] == "replaced" and (result["passages"], result["passages_removed"]) == (2, 1)
+    assert result["message"].startswith("已替换旧版本：现有 1 篇文章、2 个段落")
+    assert json.loads((replaced.index_dir / ORIGINALS / "news.jsonl").read_text()) == ARTICLES[0]
+
+
+def test_two_files_of_one_name_in_one_upload_are_both_kept(archive, inputs, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "page.txt").write_text(PAGE.replace("密云", "怀柔"), encoding="utf-8")
+    writer, results = archive.upload([inputs / "page.txt", other / "page.txt"])
+    assert [r["status"] for r in results] == ["added", "added"]
+    assert results[0]["stored_as"] == "originals/page.txt" and results[1]["stored_as"].startswith("originals/page-")
+
+
+def test_an_empty_or_bad_new_version_leaves_the_old_one(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    before = (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes()
+    (inputs / "news.jsonl").write_text('{"id": "a1", "title": "x"}\n', encoding="utf-8")  # no text field
+    after, [result] = writer.upload([inputs / "news.jsonl"])
+    assert result["status"] == "error" and "text" in result["message"]
+    assert (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes() == before
+    assert originals(after) == [ORIGINALS_MARK, "news.jsonl"] and len(after.passages) == 3
+    (inputs / "news.jsonl").write_text("  \n", encoding="utf-8")
+    _, [result] = after.upload([inputs / "news.jsonl"])
+    assert result["status"] == "error" and "空文件" in result["message"]
+    assert (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes() == before
+
+
+def test_a_failed_run_puts_every_original_back(archive, inputs, monkeypatch):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    saved, kept = (writer.index_dir / "manifest.json").read_bytes(), (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes()
+    write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the encoder died")
+    monkeypatch.setattr(FakeEmbedder, "encode_passages", broken)
+    with pytest.raises(RuntimeError):
+        writer.upload([inputs / "news.jsonl", inputs / "page.txt"])
+    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl"]
+    assert (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes() == kept
+    assert (writer.index_dir / "manifest.json").read_bytes() == saved
+
+
+def test_leftovers_of_a_killed_upload_are_settled(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    home = writer.index_dir / ORIGINALS
+    kept = (home / "news.jsonl").read_bytes()
+    (home / "news.jsonl").rename(home / (PREVIOUS + "news.jsonl"))  # killed after setting the old one aside …
+    (home / "news.jsonl").write_text("half a new version", encoding="utf-8")  # … and copying the new one in
+    (home / (INCOMING + "page.txt")).write_text("half copied", encoding="utf-8")
+    writer.upload([inputs / "page.txt"])
+    assert (home / "news.jsonl").read_bytes() == kept
+    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", "page.txt"]
+
+
+def test_upload_limits(archive, inputs):
+    archive.settings = archive.settings.replace(max_upload_files=2)
+    with pytest.raises(ValueError, match="一次最多上传 2 个文件"):
+        archive.upload([inputs / "news.jsonl", inputs / "page.txt", inputs / "binary.txt"])
+    archive.settings = archive.settings.replace(max_upload_mb=0.00001)
+    with pytest.raises(ValueError, match="合计最多"):
+        archive.upload([inputs / "news.jsonl"])
+    archive.settings = archive.settings.replace(max_upload_mb=100, max_file_mb=0.0001)
+    _, [result] = archive.upload([inputs / "page.txt"])
+    assert result["status"] == "error" and "超过每个文件" in result["message"]
+    with pytest.raises(ValueError, match="没有收到文件"):
+        archive.upload([])
+
+
+def test_a_second_writer_is_told_at_once(archive, inputs):
+    held, release = threading.Event(), threading.Event()
+
+    def writer():
+        with write_lock(archive.index_dir):
+            held.set()
+            release.wait(10)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        held.wait(10)
+        with pytest.raises(IndexLockedError, match="资料库正在被写入"):
+            archive.upload([inputs / "page.txt"])
+    finally:
+        release.set()
+        thread.join()
+    assert archive.upload([inputs / "page.txt"])[1][0]["status"] == "added"
+
+
+# ------------------------------------------------------------------ removal
+
+def test_withdraw_deletes_only_our_originals(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    writer.index([inputs / "page.txt"])  # indexed from its own folder, as the CLI does
+    left, removal = writer.withdraw(["news.jsonl", str((inputs / "page.txt").resolve())])
+    assert removal["originals_deleted"] == ["originals/news.jsonl"] and removal["passages_left"] == 0
+    assert (inputs / "page.txt").is_file() and (inputs / "news.jsonl").is_file()  # the user's files stay
+    assert originals(left) == [ORIGINALS_MARK] and len(writer.passages) == 5
+
+
+def test_withdraw_one_article_keeps_the_original(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    left, removal = writer.withdraw(["news:a2"])
+    assert removal["articles"] == ["news:a2"] and removal["sources"] == [] and removal["originals_deleted"] == []
+    assert [a["article_id"] for a in left.source("news.jsonl")] == ["news:a1"]
+    assert originals(left) == [ORIGINALS_MARK, "news.jsonl"]
+    with pytest.raises(LookupError, match="没有"):
+        left.withdraw(["no-such-thing"])
+    _, removal = left.withdraw(["news:a1", "no-such-thing"])
+    assert removal["not_found"] == ["no-such-thing"] and removal["originals_deleted"] == ["originals/news.jsonl"]
+    with pytest.raises(ValueError):
+        left.withdraw(["x" * 5000])
+
+
+# ------------------------------------------------------------------ the folder
+
+def test_the_folder_guard_accepts_the_originals_folder_and_saves_keep_it(archive, inputs, tmp_path):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    (writer.index_dir / "manifest.json").unlink()  # the index lost, its originals kept: the folder is still ours
+    for name in [p.name for p in writer.index_dir.iterdir() if p.name != ORIGINALS]:
+        path = writer.index_dir / name
+        if path.is_dir():
+            for inner in path.iterdir():
+                inner.unlink()
+            path.rmdir()
+        else:
+            path.unlink()
+    check_index_folder(writer.index_dir)
+    rebuilt = new_assistant(writer.index_dir)
+    rebuilt.index([writer.index_dir / ORIGINALS])  # the archive rebuilt from its originals
+    assert len(rebuilt.passages) == 3 and (writer.index_dir / ORIGINALS / "news.jsonl").is_file()
+    foreign = tmp_path / "foreign"
+    (foreign / ORIGINALS).mkdir(parents=True)
+    (foreign / ORIGINALS / "mine.txt").write_text("a user's file", encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="not an index"):
+        check_index_folder(foreign)
+    with pytest.raises(IndexLoadError, match="was not made by qa-assistant"):
+        new_assistant(foreign).upload([inputs / "page.txt"])
+    assert (foreign / ORIGINALS / "mine.txt").is_file()
+
+
+# ------------------------------------------------------------------ the table, one source
+
+def test_sources_table_filter_and_one_source(archive, inputs):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    first = writer.sources()[0]["indexed"]
+    writer, _ = writer.upload([inputs / "page.txt"])
+    rows = {row["file"]: row for row in writer.sources()}
+    assert set(rows) == {"news.jsonl", "page.txt"} and rows["news.jsonl"]["indexed"] == first
+    assert (rows["news.jsonl"]["articles"], rows["news.jsonl"]["passages"], rows["news.jsonl"]["original"]) == (2, 3, True)
+    assert [r["file"] for r in writer.sources("鱼类增殖")] == ["page.txt"]  # a headline
+    assert [r["file"] for r in writer.sources("NEWS")] == ["news.jsonl"]  # a file name, any case
+    article, = writer.source("page.txt")
+    assert article["title"] == "密云水库开展春季鱼类增殖放流" and len(article["paragraphs"]) == 2
+    assert "120万尾" in article["paragraphs"][0]["text"]
+    with pytest.raises(LookupError):
+        writer.source("missing.txt")
+    with pytest.raises(ValueError):
+        writer.sources("x" * 500)
+
+
+# ------------------------------------------------------------------ another writer
+
+def test_reloaded_notices_another_writer_and_leaves_the_old_archive(archive, inputs):
+    served, _ = archive.upload([inputs / "news.jsonl"])
+    assert served.reloaded() is served  # nothing changed: itself, at one stat
+    other = reopen(served.index_dir)  # `qa-assistant index` in a shell
+    other.index([inputs / "page.txt"])
+    fresh = served.reloaded()
+    assert fresh is not served and len(fresh.passages) == 5 and len(served.passages) == 3
+    assert fresh.reloaded() is fresh
+    assert copy_of(fresh).passages is fresh.passages  # a copy shares the loaded index until it writes
+    assert len(load_index(served.index_dir).passages) == 5
