@@ -170,6 +170,14 @@ def test_api_not_found(client):
 
 
 @pytest.mark.e2e
+def test_api_date_range_searches_only_articles_of_those_days(client):
+    """The sample page carries no date: a date range leaves nothing to search, and says so."""
+    result = client.predict(Q_COMPANIES, [], 5, "hybrid", "2024-01-01", "2024-12-31", api_name="/ask")
+    assert result["found"] is False and result["passages"] == []
+    assert client.predict(Q_COMPANIES, [], 5, "hybrid", "", "", api_name="/ask")["found"]
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode", ["dense", "bm25"])
 def test_api_modes(client, mode):
     result = client.predict(Q_COMPANIES, [], 3, mode, api_name="/ask")
@@ -186,6 +194,7 @@ def test_api_modes(client, mode):
     (("问" * 5000, [], 5, "hybrid"), "无法回答这个问题"),
     ((Q_GIFTS, [Q_COMPANIES, 3], 5, "hybrid"), "history"),
     ((Q_GIFTS, ["问" * 3000], 5, "hybrid"), "at most 2000"),
+    ((Q_COMPANIES, [], 5, "hybrid", "12/01/2024"), "not a date"),
 ])
 def test_api_errors_are_clear_messages(client, args, message):
     from gradio_client.exceptions import AppError

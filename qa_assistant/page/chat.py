@@ -75,12 +75,19 @@ def _check_mode(mode: Any) -> str:
     return mode
 
 
-def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str):
+def _date(value: Any) -> str | None:
+    """A date control's value (``2024-01-12``, maybe with a time) as the date, or None when empty."""
+    text = str(value or "").strip()
+    return text[:10] if text else None
+
+
+def _ask(assistant: Assistant, question: Any, history: list[str], k: int, mode: str, since: Any = None,
+         until: Any = None):
     """One question through the assistant; bad input becomes a clear gr.Error, never a traceback."""
     if not isinstance(question, str) or not question.strip():
         raise refusal("问题不能为空：请输入一个问题。")
     try:
-        return assistant.ask(question, history=history, k=k, mode=mode)
+        return assistant.ask(question, history=history, k=k, mode=mode, since=_date(since), until=_date(until))
     except QuestionError as error:
         raise refusal(f"无法回答这个问题：{error}") from None
     except Exception:
@@ -96,20 +103,24 @@ def chat_sidebar(settings: Settings) -> tuple:
                              info="从资料中取回多少个段落", elem_id="qa-k")
         mode_radio = gr.Radio([(label, mode) for mode, label in MODE_LABELS.items()], value="hybrid",
                               label="检索方式", elem_id="qa-mode")
+        gr.Markdown("**日期范围**（只在这段时间的报道里找；留空为不限）")
+        with gr.Row():
+            since_box = gr.DateTime(include_time=False, type="string", label="从", elem_id="qa-since", min_width=120)
+            until_box = gr.DateTime(include_time=False, type="string", label="到", elem_id="qa-until", min_width=120)
         new_button = gr.Button("新对话", variant="secondary", elem_id="qa-new")
         gr.Markdown("回答只引用资料原文：标亮的是回答问题的句子，「[1]《标题》第N段」注明出处。"
                     "追问时会结合上文（例如“他们”指谁）。资料里没有答案时回答「未找到」。"
                     "在「资料库」里可以上传、查看和删除资料，问答立即使用新的资料库。")
-    return k_slider, mode_radio, new_button
+    return k_slider, mode_radio, since_box, until_box, new_button
 
 
 def build_chat(live: Live, settings: Settings, examples: list[str], concurrency: int, controls: tuple) -> list[tuple]:
     """The chat tab's conversation and input, in the current Blocks, driven by the sidebar's ``controls``;
     returns the ``/ask`` endpoint as (function, options) for ``gr.api`` (registered outside the tabs)."""
-    k_slider, mode_radio, new_button = controls
+    k_slider, mode_radio, since_box, until_box, new_button = controls
 
     def ask(question: str, history: list[str] | str | None = None, k: int = settings.k,
-            mode: str = "hybrid") -> dict:
+            mode: str = "hybrid", since: str | None = None, until: str | None = None) -> dict:
         """Answer a question by quoting the indexed news.
 
         Args:
@@ -117,11 +128,14 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
             history: the conversation's earlier questions, oldest first (a list, or its JSON string); [] for none
             k: how many passages to retrieve (1-50)
             mode: retrieval mode: hybrid, dense or bm25
+            since: only articles dated on or after this day (2024-01-12, 2024-01 or 2024); empty for no limit
+            until: only articles dated on or before this day; empty for no limit
         Returns:
             the answer as JSON, the same as ``qa-assistant ask --json``
         """
         try:
-            answer = _ask(live.get(), question, parse_history(history), _check_k(k, settings.max_k), _check_mode(mode))
+            answer = _ask(live.get(), question, parse_history(history), _check_k(k, settings.max_k), _check_mode(mode),
+                          since, until)
         except gr.Error as error:  # one line in the log for a bad request; the client gets the message
             log.warning("/%s refused: %s", API_NAME, str(error.message)[:300])
             raise
@@ -136,7 +150,7 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
                                    {"role": "assistant", "content": "正在检索资料…"}]
         return gr.Textbox(value="", interactive=False), gr.Button(interactive=False), chat, question
 
-    def finish_turn(pending: str, chat: list, questions: list, k: float, mode: str):
+    def finish_turn(pending: str, chat: list, questions: list, k: float, mode: str, since: Any, until: Any):
         unlock = (gr.Textbox(interactive=True), gr.Button(interactive=True))
         if not pending:
             return (gr.skip(), gr.skip(), "") + unlock
@@ -144,7 +158,7 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
         started = time.perf_counter()
         answered = False
         try:
-            answer = _ask(live.get(), pending, questions, _check_k(k, settings.max_k), _check_mode(mode))
+            answer = _ask(live.get(), pending, questions, _check_k(k, settings.max_k), _check_mode(mode), since, until)
             reply = reply_html(answer, int(k), time.perf_counter() - started)
             answered = True
         except gr.Error as error:
@@ -182,7 +196,7 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
         send_button = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="qa-send")
 
     turn_outputs = [question_box, send_button, chatbot, pending]
-    answer_step = dict(fn=finish_turn, inputs=[pending, chatbot, questions, k_slider, mode_radio],
+    answer_step = dict(fn=finish_turn, inputs=[pending, chatbot, questions, k_slider, mode_radio, since_box, until_box],
                        outputs=[chatbot, questions, pending, question_box, send_button],
                        concurrency_limit=concurrency, concurrency_id=CONCURRENCY_ID, api_visibility="private",
                        show_progress="minimal")
