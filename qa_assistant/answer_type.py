@@ -10,7 +10,8 @@ PERSON, ORG, PLACE, NUMBER, TIME = "person", "org", "place", "number", "time"
 _ORG_NOUNS = "企业|公司|单位|机构|部门|银行|学校|大学|医院|组织|集团|协会|团体|厂|酒店|媒体|报社|商家|平台"
 _PLACE_NOUNS = "城区|区|市|省|县|镇|乡|村|街道|社区|小区|国家|城市|地方|地点|场所|位置|楼|路|街|园区"
 _QUESTION_PATTERNS = [
-    (TIME, re.compile(r"什么时候|何时|哪一?年|哪一?天|哪一?月|几月|几号|几日|哪个月|什么时间|多久|哪一?季|日期|时间是")),
+    (TIME, re.compile(r"什么时候|何时|哪一?年|哪一?天|哪一?月|几月|几号|几日|哪个月|什么时间|多久|哪一?季|日期|时间是"
+                      r"|(?<!哪)几点(?![要意建内看做体])")),
     (NUMBER, re.compile(r"多少|几[个家名位次项种条所座人岁万千百十件台辆只份期届批轮]|多大|多长|多高|多重|多远|多快|百分之几|第几|几成|几倍|几")),
     (PERSON, re.compile(r"谁|哪[一]?位|哪些人|什么人|叫什么名字|名字是|姓什么|姓名|哪个人|哪名|哪几位")),
     (ORG, re.compile(rf"哪[些个家所几]*(?:{_ORG_NOUNS})|什么(?:{_ORG_NOUNS})")),
@@ -66,7 +67,8 @@ def gives_cause(text: str) -> bool:
 _PEOPLE_UNITS = "位名人个"
 _MONEY = re.compile(r"钱|金额|资金|经费|预算|收入|营收|利润|费用|价格|工资|奖金|补贴|慰问金|捐款|投资")
 _ROLES = re.compile(r"主席|副主席|书记|主任|区长|市长|省长|局长|部长|厂长|校长|院长|经理|董事长|总经理|记者|通讯员|摄影|巡视员|代表|负责人")
-_QUANTITY_RE = re.compile(r"(?<!哪)(?:多少|几)\s*(平方米|平方公里|公里|[个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部])?")
+_QUANTITY_RE = re.compile(r"(?<!哪)(?:多少|几)\s*(平方米|平方公里|公里|[个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部处])?")
+_CLOCK_TIME = re.compile(r"(?<!哪)几点(?![要意建内看做体])")  # 「几点发生」 asks a time of day (news writes 9时40分)
 _SPECIFIC_DAY = re.compile(r"具体(?:是)?(?:哪一?天|几号|什么时候|日期|时间)|(?:哪一?天|几号|几月几日)")
 _NUMERAL_RE = r"(?:[0-9０-９]+(?:[.,．][0-9]+)?|[一二三四五六七八九十百千万亿两零〇]+)"
 
@@ -102,13 +104,15 @@ def answer_requirement(question: str) -> re.Pattern | None:
     if unit:
         suffix = "区" if unit.group(1) == "城区" else unit.group(1)
         return re.compile(rf"[\u4e00-\u9fff]{{2}}(?<![辖社小园地城景全本该各街])(?:城区|{suffix})")
+    if _CLOCK_TIME.search(question):
+        return re.compile(r"[0-9０-９一二三四五六七八九十]{1,3}\s*[时点]")
     if _MONEY.search(question) and re.search(r"多少|几", question):
         return re.compile(_NUMERAL_RE + r"\s*(?:多|余)?\s*(?:万|亿|千)?\s*(?:元|块|美元)")
     quantity = _QUANTITY_RE.search(question)
     if quantity:
         unit = quantity.group(1)
         if unit is None or unit == "个":
-            units = "个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部"
+            units = "个家名位次项种条所座人岁件台辆只份期届批轮本起分点元米倍天年月层间场户篇首部处"
         elif unit in _PEOPLE_UNITS:
             units = _PEOPLE_UNITS
         else:

@@ -36,3 +36,10 @@ def test_type_values_and_cause_cues():
     assert type_values(None, "兴建于1889年") == []
     assert asks_cause("刺角瓜为什么又叫角瓜？") and not asks_cause("刺角瓜产于哪里？")
     assert gives_cause("果实有瘤刺，因此得名“角瓜”。") and not gives_cause("原产于非洲。")
+
+
+def test_a_time_of_day_question_needs_a_clock_time_and_places_count_in_处():
+    assert question_type("爆炸是几点发生的？") == TIME and question_type("哪几点要求？") != TIME
+    clock = answer_requirement("爆炸是几点发生的？")
+    assert clock.search("事发于当晚9时40分") and not clock.search("事发于当晚")
+    assert answer_requirement("警方封锁了多少处路口？").search("警方封锁了3处路口")
