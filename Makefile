@@ -19,7 +19,7 @@ test: install browser
 
 # day-to-day: the model-free tests only (well under a minute)
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e and not browser" -q
+	$(BIN)/python -m pytest -m "not e2e and not browser and not milvus" -q
 
 install: $(VENV)/.installed
 

@@ -23,6 +23,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHARED = ROOT.parent / "shared"  # laid beside the project, on every machine and in CI
 
 
+def pytest_collection_modifyitems(items):
+    """Every test of the Milvus store runs against milvus-lite: marked ``milvus`` (left out of test-fast)."""
+    for item in items:
+        if item.path.name.startswith("test_store_milvus"):
+            item.add_marker(pytest.mark.milvus)
+
+
 @pytest.fixture(autouse=True)
 def _model_loads_only_in_e2e_tests(request, monkeypatch):
     """Markers mean what they say: a test not marked e2e (or browser) that loads the model fails."""
