@@ -339,3 +339,44 @@ def test_real_model_same_rankings_as_the_local_store(tmp_path, assistant):
     assert answer.found and all(name in answer.quotes[0].passage.text for name in EXPECTED)
     with pytest.raises(IndexLoadError):
         Assistant.open(f"milvus-lite://{tmp_path}/nothing.db")
+
+
+@pytest.mark.e2e
+def test_chat_page_served_from_a_milvus_uri(tmp_path, sample_page):
+    """``qa-assistant serve --index milvus-lite:///…``: the page's API answers as it does from a folder."""
+    import urllib.request
+
+    from gradio_client import Client
+    uri = f"milvus-lite://{tmp_path}/archive.db"
+    assert _cli("index", str(sample_page), "--index", uri, "--no-progress").returncode == 0
+    port = _free_port()
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "qa_assistant.cli", "serve", "--index", uri, "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 420
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
+                time.sleep(1)
+        client = Client(url, verbose=False)
+        result = client.predict(QUESTION, [], 5, "hybrid", api_name="/ask")
+        quoted = [p for p in result["passages"] if p["quoted"]]
+        assert result["found"] and all(name in quoted[0]["text"] for name in EXPECTED)
+        assert "《经开区总工会开展困难职工慰问活动》" in quoted[0]["citation"]
+        follow_up = client.predict("给他们送了什么慰问品？", [QUESTION], 5, "hybrid", api_name="/ask")
+        assert any("杂粮粥" in p["text"] for p in follow_up["passages"] if p["quoted"])
+        assert client.predict("今天北京天气怎么样？", [], 5, "hybrid", api_name="/ask")["found"] is False
+        for mode in ("dense", "bm25"):
+            assert len(client.predict(QUESTION, [], 3, mode, api_name="/ask")["passages"]) == 3
+        assert uri in (tmp_path / "server.log").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

@@ -133,8 +133,10 @@ class MilvusSparse:
                           anns_field="sparse", limit=len(missing), filter=snap.live(in_list("row", missing)),
                           search_params=params, output_fields=["row"])
             self._fill(out, found)
-        top = np.argsort(-out)[:200]
-        store.hint(top[out[top] > 0].tolist())
+        top = np.flatnonzero(out > 0)
+        if len(top) > 200:  # the rows retrieval will read: fetched with the first one it asks for
+            top = top[np.argpartition(-out[top], 199)[:200]]
+        store.hint(top.tolist())
         return out
 
     @staticmethod
