@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -133,6 +133,13 @@ class Assistant:
             raise IngestError(", ".join(str(p) for p in paths) or "(no paths)",
                               f"nothing to index: no files of a supported kind ({', '.join(supported_suffixes())})")
         return list(dict.fromkeys(p.resolve() for p in files))
+
+    @staticmethod
+    def locate(index: str | Path, environ: Mapping[str, str] | None = None):
+        """What ``--index`` names: a folder, or a Milvus URI with its token from the environment's
+        ``QA_ASSISTANT_MILVUS_TOKEN`` (read at the edge, never from the command line)."""
+        from .store.factory import location
+        return location(index, environ)
 
     @staticmethod
     def exists(index: str | Path) -> bool:

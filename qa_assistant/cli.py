@@ -90,10 +90,9 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
     from .render import answer_json, markdown
-    from .store.factory import location
 
     changes = settings_changes(args)
-    args.index = location(args.index, os.environ)  # a Milvus URI gets its token from QA_ASSISTANT_MILVUS_TOKEN
+    args.index = Assistant.locate(args.index, os.environ)  # a Milvus URI gets its token from QA_ASSISTANT_MILVUS_TOKEN
     if args.command == "index":
         Assistant.input_files(args.paths)  # a missing or unsupported path fails now, before the model loads
         if args.dense:
