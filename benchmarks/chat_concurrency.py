@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(url, args.users, args.questions, args.k, args.mode, not args.no_sequential_check)
         summary["server"] = {"started_here": process is not None,
                              "concurrency": args.concurrency or os.environ.get("QA_ASSISTANT_CONCURRENCY")
-                             or "server default (qa_assistant.ui.DEFAULT_CONCURRENCY)"}
+                             or "server default (Settings.concurrency)"}
     finally:
         if process is not None:
             process.terminate()

