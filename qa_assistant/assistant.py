@@ -14,7 +14,7 @@ from . import archive
 from .answer import Answer, compose_answer
 from .embedding import DEFAULT_NAMES, Embedder, ModelMismatchError, recorded_precision
 from .fusion import fusion_from_dict
-from .ingest import IngestError, iter_input_files, supported_suffixes
+from .ingest import IngestError, supported_suffixes
 from .passages import Passage
 from .question import DateRange, Question, QuestionError, analyse
 from .retrieve import Hit, HybridSearcher
@@ -23,7 +23,7 @@ from .store import IndexData, IndexLoadError, build_index_data, check_index_fold
 from .store.base import SearchData, Store
 from .store.factory import is_uri, open_store, store_exists
 from .store.folder import FolderStore
-from .updates import IndexReport, index_files, remove_keys
+from .updates import IndexReport, index_files, read_paths, remove_keys
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +123,7 @@ class Assistant:
     def input_files(paths: Iterable[str | Path]) -> list[Path]:
         """The files ``paths`` name (folders walked, in order, each once); a missing path or an
         unsupported file is refused, and so is a run with nothing to index."""
-        paths, files = list(paths), []
-        for raw in paths:
-            found = list(iter_input_files([raw]))
-            if not found:
-                log.warning("%s: no files of a supported kind (%s) in this folder", raw, ", ".join(supported_suffixes()))
-            files.extend(found)
-        if not files:
-            raise IngestError(", ".join(str(p) for p in paths) or "(no paths)",
-                              f"nothing to index: no files of a supported kind ({', '.join(supported_suffixes())})")
-        return list(dict.fromkeys(p.resolve() for p in files))
+        return read_paths(list(paths))
 
     @staticmethod
     def locate(index: str | Path, environ: Mapping[str, str] | None = None):

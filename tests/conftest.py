@@ -7,7 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -121,3 +128,58 @@ def artifacts() -> Path:
     folder = ROOT / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+# ---------------------------------------------------------------- a real server (the page's end-to-end tests)
+
+SERVER_START_SECONDS = 420
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "qa_assistant.cli", *args]
+
+
+SERVER_ENV = dict(os.environ, TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+
+
+def start_server(index: Path, log_path: Path, *args: str) -> SimpleNamespace:
+    """``qa-assistant serve`` on a free port, once it answers HTTP (with a login, a 401 counts as up)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(cli_command("serve", "--index", str(index), "--port", str(port), *args), cwd=ROOT,
+                                   env=SERVER_ENV, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
+                break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(process)
+            pytest.fail(f"no answer from {url} after {SERVER_START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
+        time.sleep(1)
+    return SimpleNamespace(url=url, index=index, log=log_path, process=process)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -5,29 +5,23 @@ and on with one. The page's parts without a server: tests/test_page.py."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "qa_assistant" / "data" / "page_000.txt"
 CMRC = ROOT / "qa_assistant" / "data" / "cmrc2018_trial" / "corpus.jsonl"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SERVER_START_SECONDS = 420
 
 # pages the sample page knows nothing about (each with a headline and a byline)
 FISH_PAGE = """密云水库开展春季鱼类增殖放流
@@ -49,60 +43,11 @@ ASKED = ["经开区总工会慰问了哪些企业？", "拱辰街道文化路社
 USER, PASSWORD = "editor", "s3cret:with-colon"
 
 
-# ------------------------------------------------------------------ a real server
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "qa_assistant.cli", *args]
-
-
-ENV = dict(os.environ, TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
-
-
-def _start(index: Path, log_path: Path, *args: str) -> SimpleNamespace:
-    """``qa-assistant serve`` on a free port, once it answers HTTP (with a login, a 401 counts as up)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(_cli("serve", "--index", str(index), "--port", str(port), *args), cwd=ROOT,
-                                   env=ENV, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
-                break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            _stop(process)
-            pytest.fail(f"no answer from {url} after {SERVER_START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(1)
-    return SimpleNamespace(url=url, index=index, log=log_path, process=process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """An index of the sample page (copied for each server)."""
     index = tmp_path_factory.mktemp("archive") / "built"
-    run = subprocess.run(_cli("index", str(SAMPLE), "--index", str(index), "--no-progress"), cwd=ROOT, env=ENV,
+    run = subprocess.run(cli_command("index", str(SAMPLE), "--index", str(index), "--no-progress"), cwd=ROOT, env=SERVER_ENV,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     return index
@@ -116,9 +61,9 @@ def _copy(built: Path, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def server(built):
-    served = _start(_copy(built, "served"), built.parent / "server.log")
+    served = start_server(_copy(built, "served"), built.parent / "server.log")
     yield served
-    _stop(served.process)
+    stop_server(served.process)
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +143,12 @@ def test_upload_api_errors_are_clear(client, tmp_path):
 def test_a_shell_index_is_answered_without_restart(server, client, tmp_path, bars):
     page = _page(tmp_path, "huairou.txt", CHESTNUT_PAGE)
     assert client.predict(Q_CHESTNUT, [], 5, "hybrid", api_name="/ask")["found"] is False
-    run = subprocess.run(_cli("index", str(page), "--index", str(server.index), "--no-progress"), cwd=ROOT, env=ENV,
+    run = subprocess.run(cli_command("index", str(page), "--index", str(server.index), "--no-progress"), cwd=ROOT, env=SERVER_ENV,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     bars["shell_index_to_found_seconds"] = took = _found_within(client, Q_CHESTNUT, 5.0)
     assert "changed on disk" in server.log.read_text()
-    run = subprocess.run(_cli("remove", "huairou.txt", "--index", str(server.index)), cwd=ROOT, env=ENV,
+    run = subprocess.run(cli_command("remove", "huairou.txt", "--index", str(server.index)), cwd=ROOT, env=SERVER_ENV,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     bars["shell_remove_to_not_found_seconds"] = _found_within(client, Q_CHESTNUT, 5.0, found=False)
@@ -320,7 +265,7 @@ def test_browser_uploads_views_and_removes(server, tmp_path):
 def test_public_address_without_login_refuses_management(built, tmp_path):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
-    public = _start(_copy(built, "public"), tmp_path / "public.log", "--host", "0.0.0.0")
+    public = start_server(_copy(built, "public"), tmp_path / "public.log", "--host", "0.0.0.0")
     try:
         client = Client(public.url, verbose=False)
         page = _page(tmp_path, "fish.txt", FISH_PAGE)
@@ -334,7 +279,7 @@ def test_public_address_without_login_refuses_management(built, tmp_path):
             assert "资料管理已关闭" in response.read().decode("utf-8")  # the page says so
         assert not (public.index / "originals").exists() and "archive management OFF" in public.log.read_text()
     finally:
-        _stop(public.process)
+        stop_server(public.process)
 
 
 @pytest.mark.e2e
@@ -342,7 +287,7 @@ def test_with_a_login_management_works_after_login(built, tmp_path):
     from gradio_client import Client, handle_file
     logins = tmp_path / "logins"
     logins.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
-    guarded = _start(_copy(built, "guarded"), tmp_path / "guarded.log", "--host", "0.0.0.0", "--auth-file", str(logins))
+    guarded = start_server(_copy(built, "guarded"), tmp_path / "guarded.log", "--host", "0.0.0.0", "--auth-file", str(logins))
     try:
         with pytest.raises(Exception):
             Client(guarded.url, verbose=False).predict(ASKED[0], [], 5, "hybrid", api_name="/ask")
@@ -353,4 +298,4 @@ def test_with_a_login_management_works_after_login(built, tmp_path):
         assert client.predict(["fish.txt"], api_name="/remove")["passages"] == 2
         assert "archive management on (login required)" in guarded.log.read_text()
     finally:
-        _stop(guarded.process)
+        stop_server(guarded.process)

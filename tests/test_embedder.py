@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_assistant.embedding import (Embedder, ModelInfo, ModelMismatchError, check_model,
+from qa_assistant.embedding import (Embedder, ModelMismatchError, check_model,
                                    recorded_precision)
 
 pytestmark = pytest.mark.e2e

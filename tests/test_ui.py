@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "qa_assistant" / "data" / "page_000.txt"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -38,18 +33,7 @@ Q_FANS = "拱辰街道文化路社区工会组织职工做了什么手工？"
 Q_WEATHER = "今天北京天气怎么样？"
 COMPANIES = ("北京先瑞达医疗科技有限公司", "北京华联印刷有限公司")
 CITATION = "《经开区总工会开展困难职工慰问活动》"
-SERVER_START_SECONDS = 420
 
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "qa_assistant.cli", *args]
 
 
 @pytest.fixture(scope="module")
@@ -60,39 +44,14 @@ def server(tmp_path_factory):
     extra = folder / "page_extra.txt"
     extra.write_text(EXTRA_PAGE, encoding="utf-8")
     index = folder / "index"
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
-    built = subprocess.run(_cli("index", str(SAMPLE), str(extra), "--index", str(index), "--no-progress"),
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    built = subprocess.run(cli_command("index", str(SAMPLE), str(extra), "--index", str(index), "--no-progress"),
+                           cwd=ROOT, env=SERVER_ENV, capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, built.stderr[-3000:]
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log_path = folder / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(_cli("serve", "--index", str(index), "--port", str(port)), cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+    running = start_server(index, folder / "server.log")
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "gradio_api/info", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no answer from {url} after {SERVER_START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-        yield SimpleNamespace(url=url, index=index, log=log_path, process=process)
+        yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(running.process)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +89,7 @@ def test_api_quotes_the_companies(client):
 def test_api_matches_the_cli_json(server, client):
     """The endpoint returns render.answer_json(answer): the same JSON as ``qa-assistant ask --json``."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
-    run = subprocess.run(_cli("-q", "ask", Q_COMPANIES, "--index", str(server.index), "--json", "-k", "3"),
+    run = subprocess.run(cli_command("-q", "ask", Q_COMPANIES, "--index", str(server.index), "--json", "-k", "3"),
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     cli = json.loads(run.stdout)
