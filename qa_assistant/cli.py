@@ -128,9 +128,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from .page import read_credentials, serve
         auth = read_credentials(args.auth, args.auth_file)  # a bad credentials file fails before the model loads
-        if args.build is not None and not Assistant.exists(args.index):
-            Assistant.build(args.build or [sample_page()], args.index, progress=True, **changes)
-        serve(args.index, host=args.host, port=args.port, changes=changes, auth=auth)
+        built = None
+        if args.build is not None and not Assistant.exists(args.index):  # built here, served as it is: one model load
+            built = Assistant.build(args.build or [sample_page()], args.index, progress=True, **changes)
+        serve(args.index, host=args.host, port=args.port, changes=changes, auth=auth, assistant=built)
         return 0
     raise AssertionError(args.command)
 

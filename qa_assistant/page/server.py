@@ -79,13 +79,14 @@ def _credential(text: str, where: str) -> tuple[str, str]:
 
 
 def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, changes: Mapping[str, Any] | None = None,
-          auth: Sequence[tuple[str, str]] | None = None, **launch_kwargs) -> None:
-    """Load the index and its model once, then serve the page until interrupted. ``changes`` are settings
-    that differ from the ones the index was built with; ``auth`` (user, password) pairs make every visitor
-    log in, and let them manage the archive on any address."""
+          auth: Sequence[tuple[str, str]] | None = None, assistant: Assistant | None = None,
+          **launch_kwargs) -> None:
+    """Load the index and its model once (or serve ``assistant``, already open on it), then serve the page
+    until interrupted. ``changes`` are settings that differ from the ones the index was built with; ``auth``
+    (user, password) pairs make every visitor log in, and let them manage the archive on any address."""
     started = time.perf_counter()
     log.info("loading index %s", index_dir)
-    assistant = Assistant.open(index_dir, **(changes or {}))
+    assistant = assistant or Assistant.open(index_dir, **(changes or {}))
     info = assistant.info()
     model = info["model"]
     log.info("index %s: %d articles, %d passages; model %s (weights %s…, %d dims); loaded in %.1f s",
