@@ -1,12 +1,13 @@
-"""E-paper PDF pages (text layer) → articles. Lines come from pdfminer.six with their font size and
-place; page furniture is dropped, columns and spanning headlines are put in reading order (XY-cut),
+"""E-paper PDF pages (text layer) → articles. Lines come from PDFium (pypdfium2) with their font size
+and place; page furniture is dropped, columns and spanning headlines are put in reading order (XY-cut),
 paragraphs are rejoined across columns and pages, then the page parser finds articles and bylines."""
 from __future__ import annotations
 
-import contextlib
 import logging
+import math
 import re
 import statistics
+import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 HEADING_RATIO = 1.1  # a line this much larger than the body text is a headline
 SMALL_RATIO = 0.92  # a line this much smaller is a caption or small print
 BAND = 0.12  # share of the page height, at top and bottom, where running heads and folios stand
+WORD_SPACE = 0.15  # an inferred space counts where glyphs stand this many ems apart (not justification)
+CHAR_MARGIN = 0.8  # glyphs further apart than this many glyph widths are two lines (two columns)
 MIN_CHARS_PER_PAGE = 10  # fewer characters than this on every page: no text layer (a scan)
 
 
@@ -44,7 +47,9 @@ class PdfPage:
     width: float
     height: float
     lines: list[Line]
-    images: int
+
+
+_PDFIUM = threading.Lock()  # PDFium must not be entered by two threads at once, even for two documents
 
 
 def read_pdf(path: Path, source: str) -> list[Article]:
@@ -53,44 +58,40 @@ def read_pdf(path: Path, source: str) -> list[Article]:
     return articles_from_lines(pages, source, path)
 
 
-@contextlib.contextmanager
-def _quiet_pdfminer():
-    logger = logging.getLogger("pdfminer")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # font descriptor warnings of embedded subsets are noise
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def extract_lines(path: Path) -> list[PdfPage]:
     """Text lines of every page with font size and position; scanned or unreadable PDFs are refused."""
-    from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LAParams
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    import pypdfium2
 
-    params = LAParams(char_margin=0.8, line_margin=0.3, word_margin=0.1, boxes_flow=None, all_texts=True,
-                      detect_vertical=False)
     pages: list[PdfPage] = []
-    try:
-        with _quiet_pdfminer():
-            for number, layout in enumerate(extract_pages(str(path), laparams=params), start=1):
-                lines: list[Line] = []
-                images = _collect(layout, layout.height, number, lines)
-                pages.append(PdfPage(number, layout.width, layout.height, lines, images))
-    except (PDFPasswordIncorrect, PDFEncryptionError):
-        raise IngestError(path, "the PDF is encrypted (password protected); save an unprotected copy") from None
-    except Exception as error:  # pdfminer's parsing errors (PSException and plain ones) on a damaged file
-        raise IngestError(path, f"not a readable PDF ({type(error).__name__}: {error})") from None
+    unmapped = 0
+    with _PDFIUM:
+        try:
+            document = pypdfium2.PdfDocument(str(path))
+        except pypdfium2.PdfiumError as error:
+            if error.err_code == pypdfium2.raw.FPDF_ERR_PASSWORD:
+                raise IngestError(path, "the PDF is encrypted (password protected); save an unprotected copy") from None
+            raise IngestError(path, f"not a readable PDF ({error})") from None
+        try:
+            for number in range(1, len(document) + 1):
+                page = document[number - 1]
+                try:
+                    glyphs, missing = _glyphs(page)
+                    unmapped += missing
+                    pages.append(PdfPage(number, page.get_width(), page.get_height(),
+                                         _lines(glyphs, page.get_height(), number)))
+                finally:
+                    page.close()
+        except pypdfium2.PdfiumError as error:
+            raise IngestError(path, f"not a readable PDF ({error})") from None
+        finally:
+            document.close()
     if not pages:
         raise IngestError(path, "the PDF has no pages")
     chars = [sum(len(line.text.replace(" ", "")) for line in page.lines) for page in pages]
-    if max(chars) < MIN_CHARS_PER_PAGE:
+    if max(chars) < MIN_CHARS_PER_PAGE and unmapped < MIN_CHARS_PER_PAGE:
         raise IngestError(path, f"the PDF has no text layer ({len(pages)} page(s) of images: a scanned page?); "
                                 "OCR is not supported: give the e-paper PDF with its text, or the text itself")
-    unmapped = sum(line.text.count("(cid:") for page in pages for line in page.lines)
-    if unmapped * 5 > sum(chars):
+    if unmapped * 4 > sum(chars):
         raise IngestError(path, "the PDF's fonts have no Unicode map, so its text cannot be read; "
                                 "export it again with the text embedded, or give the text itself")
     for page, count in zip(pages, chars):
@@ -99,44 +100,93 @@ def extract_lines(path: Path) -> list[PdfPage]:
     return pages
 
 
-def _collect(item, height: float, number: int, out: list[Line]) -> int:
-    from pdfminer.layout import LTImage, LTTextLineHorizontal
-    images = 0
-    for child in item:
-        if isinstance(child, LTTextLineHorizontal):
-            line = _make_line(child, height, number)
-            if line is not None:
-                out.append(line)
-        elif isinstance(child, LTImage):
-            images += 1
-        elif hasattr(child, "__iter__"):
-            images += _collect(child, height, number, out)
-    return images
+@dataclass(frozen=True)
+class _Glyph:
+    text: str
+    x0: float
+    x1: float
+    y0: float  # PDF space: from the bottom of the page; the font's descent line
+    size: float  # the font size on the page (the text matrix applied), the glyph box height pdfminer.six gives
+    generated: bool = False  # a space PDFium inferred from a gap, not a glyph of the file
 
 
-def _make_line(line, height: float, number: int) -> Line | None:
+def _glyphs(page) -> tuple[list[_Glyph], int]:
+    """The page's characters in content-stream order (PDFium's inferred line breaks left out, its
+    inferred spaces marked), and how many had no Unicode mapping."""
+    import pypdfium2.raw as pdfium_c
+
+    text_page = page.get_textpage()
+    try:
+        raw = text_page.raw
+        box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
+        glyphs: list[_Glyph] = []
+        unmapped = 0
+        for index in range(pdfium_c.FPDFText_CountChars(raw)):
+            generated = bool(pdfium_c.FPDFText_IsGenerated(raw, index))
+            code = pdfium_c.FPDFText_GetUnicode(raw, index)
+            if generated and code != 0x20:
+                continue  # PDFium's line breaks: the lines are found from the glyphs' places
+            if pdfium_c.FPDFText_HasUnicodeMapError(raw, index):
+                unmapped += 1
+                continue
+            if not code or 0xD800 <= code < 0xE000:
+                continue
+            pdfium_c.FPDFText_GetLooseCharBox(raw, index, box)
+            pdfium_c.FPDFText_GetMatrix(raw, index, matrix)
+            size = pdfium_c.FPDFText_GetFontSize(raw, index) * math.hypot(matrix.c, matrix.d)
+            glyphs.append(_Glyph(chr(code), box.left, box.right, box.bottom, size, generated))
+        return glyphs, unmapped
+    finally:
+        text_page.close()
+
+
+def _lines(glyphs: list[_Glyph], height: float, number: int) -> list[Line]:
+    """Consecutive glyphs that share a baseline and stand close (under CHAR_MARGIN of a glyph's width
+    apart) form a line, as pdfminer.six's layout analysis groups them."""
+    lines: list[Line] = []
+    current: list[_Glyph] = []
+    last: _Glyph | None = None  # the line's last visible glyph
+    for glyph in glyphs:
+        if glyph.text.strip():
+            if last is not None and not _same_line(last, glyph):
+                lines.extend(_make_line(current, height, number))
+                current = []
+            last = glyph
+        current.append(glyph)
+    lines.extend(_make_line(current, height, number))
+    return lines
+
+
+def _same_line(left: _Glyph, right: _Glyph) -> bool:
+    overlap = min(left.y0 + left.size, right.y0 + right.size) - max(left.y0, right.y0)
+    gap = max(right.x0 - left.x1, left.x0 - right.x1, 0.0)
+    width = max(left.x1 - left.x0, right.x1 - right.x0)
+    return overlap > 0.5 * min(left.size, right.size) and gap < CHAR_MARGIN * width
+
+
+def _make_line(glyphs: list[_Glyph], height: float, number: int) -> list[Line]:
     """A line's text from its glyphs: real spaces kept (collapsed), justification gaps dropped, a space
     added between two Latin words set apart without one."""
-    from pdfminer.layout import LTChar
-    chars = [c for c in line if isinstance(c, LTChar)]
-    text, last, space = "", None, False
-    for char in chars:
-        glyph = char.get_text()
-        if not glyph.strip():
-            space = bool(text)
+    text, last, space, inferred = "", None, False, False
+    for glyph in glyphs:
+        if not glyph.text.strip():
+            space = bool(text) and not glyph.generated
+            inferred = bool(text) and glyph.generated
             continue
         if last is not None and not space and text[-1:].isascii() and text[-1:].isalnum() \
-                and glyph[:1].isascii() and glyph[:1].isalnum() and char.x0 - last.x1 > 0.2 * char.size:
+                and glyph.text[:1].isascii() and glyph.text[:1].isalnum() and glyph.x0 - last.x1 > 0.2 * glyph.size:
             space = True
-        text += (" " if space else "") + glyph
-        last, space = char, False
-    visible = [c for c in chars if c.get_text().strip()]
+        if inferred and last is not None and glyph.x0 - last.x1 > WORD_SPACE * glyph.size:
+            space = True
+        text += (" " if space else "") + glyph.text
+        last, space, inferred = glyph, False, False
+    visible = [g for g in glyphs if g.text.strip()]
     if not text or not visible:
-        return None
-    size = Counter(round(c.size * 2) / 2 for c in visible).most_common(1)[0][0]
-    x0, x1 = min(c.x0 for c in visible), max(c.x1 for c in visible)
-    y0, y1 = min(c.y0 for c in visible), max(c.y1 for c in visible)
-    return Line(text, x0, x1, height - y1, height - y0, size, number, x0, x1)
+        return []
+    size = Counter(round(g.size * 2) / 2 for g in visible).most_common(1)[0][0]
+    x0, x1 = min(g.x0 for g in visible), max(g.x1 for g in visible)
+    y0, y1 = min(g.y0 for g in visible), max(g.y0 + g.size for g in visible)
+    return [Line(text, x0, x1, height - y1, height - y0, size, number, x0, x1)]
 
 
 def _body_size(lines: list[Line]) -> float:

@@ -77,5 +77,21 @@ def test_broken_pdf_is_refused_by_name(tmp_path):
     assert str(path) in str(error.value)
 
 
+def test_a_password_protected_pdf_is_refused_by_name_and_a_print_restricted_one_is_read(epaper_pdf, tmp_path, page):
+    """E-papers often come with an owner password that only restricts printing: those read as usual."""
+    from pypdf import PdfWriter
+    locked, restricted = tmp_path / "locked.pdf", tmp_path / "restricted.pdf"
+    writer = PdfWriter(clone_from=epaper_pdf)
+    writer.encrypt("secret", algorithm="AES-256")
+    writer.write(locked)
+    writer = PdfWriter(clone_from=epaper_pdf)
+    writer.encrypt("", owner_password="owner", algorithm="AES-128", permissions_flag=0)
+    writer.write(restricted)
+    with pytest.raises(IngestError, match="password") as error:
+        load_articles(locked)
+    assert str(locked) in str(error.value)
+    assert [a.title for a in load_articles(restricted)] == [a.title for a in page.articles]
+
+
 def test_folders_are_walked_for_pdf_files(epaper_pdf):
     assert Path(epaper_pdf) in list(iter_input_files([Path(epaper_pdf).parent]))
