@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,16 +78,18 @@ def question_coverage(question: Question, text: str) -> float:
     return max(_share(words, haystack), _share(question.bigrams, haystack, weight=lambda _: 1))
 
 
-def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSettings()) -> bool:
+def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSettings(), lead: str = "") -> bool:
     """Can this passage answer? Close enough to the question, sharing enough of it (for Chinese
-    questions), and holding what the question asks for (a number with its unit, …)."""
+    questions) with its headline and its article's ``lead`` paragraph — a news question names the event
+    (乌汉伦维尔持刀袭击案) that only the lead states — and holding what the question asks for (a number
+    with its unit, …)."""
     if hit.dense < (limits.min_cosine if question.cjk else limits.min_cosine_crosslingual):
         return False
     if question.requirement is not None and not question.requirement.search(normalise(hit.passage.text)):
         return False
     if not question.cjk:  # an English question shares no words with Chinese text: similarity decides
         return True
-    coverage = question_coverage(question, f"{context_heading(hit.passage.heading)}\n{hit.passage.text}")
+    coverage = question_coverage(question, f"{context_heading(hit.passage.heading)}\n{lead}\n{hit.passage.text}")
     needed = limits.min_coverage if question.requirement is None else limits.min_coverage_required_met
     return coverage >= needed or hit.dense >= limits.strong_cosine
 
@@ -149,12 +151,14 @@ def sentence_score(similarity: float, clues: _SentenceClues, sentence: str,
 
 
 def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector: np.ndarray, mode: str = "hybrid",
-                   limits: AnswerSettings = AnswerSettings(), weights: SentenceWeights = SentenceWeights()) -> Answer:
+                   limits: AnswerSettings = AnswerSettings(), weights: SentenceWeights = SentenceWeights(),
+                   lead: Callable[[Hit], Passage | None] = lambda hit: None) -> Answer:
     """Quote the best passage that answers (looking a little past the first), plus close seconds and
     any further answering passage whose best sentence is clearly better than the first quote's (about
     the weight of restating most of the question: 「想把公司建成怎样的企业」 is answered by a later
-    paragraph's 「打造公司成为……的书香企业」). ``query_vector`` is the vector ``hits`` were searched with."""
-    answering = [h for h in hits[:limits.look_ahead] if answers(asked, h, limits)]
+    paragraph's 「打造公司成为……的书香企业」). ``query_vector`` is the vector ``hits`` were searched with;
+    ``lead`` gives a hit's article's first paragraph (see :func:`answers`)."""
+    answering = [h for h in hits[:limits.look_ahead] if answers(asked, h, limits, _text(lead(h)))]
     if not answering:
         return Answer(asked.text, False, (), tuple(hits), asked.query, mode)
     scored = pick_sentences(query_vector, asked, [h.passage for h in answering], embedder, weights)
@@ -167,6 +171,10 @@ def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector:
                          (tops[i][0],), answering[i].also)
                    for number, i in enumerate(chosen[:limits.max_quotes], start=1))
     return Answer(asked.text, True, quotes, tuple(hits), asked.query, mode)
+
+
+def _text(passage: Passage | None) -> str:
+    return passage.text if passage is not None else ""
 
 
 def _worth_quoting(hit: Hit, best: Hit, asked: Question, limits: AnswerSettings) -> bool:

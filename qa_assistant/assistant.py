@@ -207,7 +207,8 @@ class Assistant:
         vector = self.searcher.query_vectors([asked])[0]  # encoded once: for the search and the sentences
         hits = self.searcher.search(asked, k=max(self._k(k), 1), mode=mode, vector=vector,
                                     dates=DateRange.of(since, until))
-        return compose_answer(asked, hits, self.embedder, vector, mode, self.settings.answer, self.settings.sentences)
+        return compose_answer(asked, hits, self.embedder, vector, mode, self.settings.answer, self.settings.sentences,
+                              self.searcher.lead)
 
     def _k(self, k: int | None) -> int:
         k = self.settings.k if k is None else k

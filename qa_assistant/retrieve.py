@@ -19,6 +19,7 @@ from .text import normalise
 from .threads import FEW_QUESTIONS, faiss_threads
 
 MODES = ("hybrid", "dense", "bm25")
+LEAD_REACH = 64  # rows looked back for an article's first paragraph (an article's passages are consecutive)
 
 
 def _quiet_bm25s() -> None:
@@ -140,6 +141,24 @@ class HybridSearcher:
             prior = np.array([min(type_matches(answer_type, self.data.passages[int(r)].text), 3) / 3 for r in rows])
         ranked, fused = self.fusion.fuse(rows, dense, bm25_all[rows], prior)
         return list(zip(ranked.tolist(), fused.tolist())), cosine
+
+    def lead(self, hit: Hit) -> Passage | None:
+        """The first paragraph of the hit's article (None when the hit is in that paragraph, or it is not
+        found within LEAD_REACH rows): in news the lead names the event that later paragraphs only detail."""
+        passage = hit.passage
+        if passage.paragraph <= 1:
+            return None
+        passages = self.data.passages
+        earliest = max(hit.row - LEAD_REACH, 0)
+        if hasattr(passages, "hint"):  # a store that fetches rows (Milvus): one query for the stretch
+            passages.hint(range(earliest, hit.row))
+        for row in range(hit.row - 1, earliest - 1, -1):
+            earlier = passages[row]
+            if earlier.article_id != passage.article_id or earlier.source != passage.source:
+                return None
+            if earlier.paragraph == 1 and earlier.part <= 1:
+                return earlier
+        return None
 
     def _cosines(self, vector: np.ndarray, rows: list[int]) -> dict[int, float]:
         return dict(zip(rows, self.data.dense.cosines(vector, rows).tolist())) if rows else {}

@@ -69,3 +69,13 @@ def test_a_passage_holding_exactly_what_is_asked_needs_less_of_the_wording():
     said = "张艳林指出，要在“联”字上做好文章，在“合”字上持续发力，在“工”字上发挥优势。"
     assert answers(asked, _hit(said, dense=0.85))
     assert not answers(asked, _hit("张艳林指出，要做好文章，持续发力，发挥优势。", dense=0.85))
+
+
+def test_a_detail_paragraph_answers_a_question_that_names_the_event_its_article_s_lead_states():
+    """News: the lead names the event (乌汉伦维尔持刀袭击), later paragraphs give details without it."""
+    asked = analyse("乌汉伦维尔持刀袭击案中，哪名男子因涉嫌提供帮助被捕？")
+    detail = "调查显示，詹汉作案前7天向家人发送过告别短信。警方随后逮捕了33岁的男子西蒙·达赫，他被怀疑提供了作案车辆。"
+    lead = "据澳大利亚媒体报道，3月20日乌汉伦维尔发生持刀袭击事件，嫌疑人伊桑·詹汉已被捕。"
+    assert not answers(asked, _hit(detail, dense=0.9))
+    assert answers(asked, _hit(detail, dense=0.9), lead=lead)
+    assert not answers(asked, _hit(detail, dense=0.9), lead="据媒体报道，3月20日某地发生火灾。")

@@ -53,6 +53,10 @@ class MilvusPassages(Sequence):
             raise TypeError("a Milvus archive's passages are read by row, not sliced")
         return self.store.passage(row)
 
+    def hint(self, rows: Iterable[int]) -> None:
+        """Rows about to be read one by one: fetched together with the first."""
+        self.store.hint(rows)
+
     def __iter__(self) -> Iterator[Passage]:
         """Every live passage, in row order (streamed)."""
         if not self.store.saved:
