@@ -170,8 +170,9 @@ def _make_line(glyphs: list[_Glyph], height: float, number: int) -> list[Line]:
     text, last, space, inferred = "", None, False, False
     for glyph in glyphs:
         if not glyph.text.strip():
-            space = bool(text) and not glyph.generated
-            inferred = bool(text) and glyph.generated
+            if text:
+                space = space or not glyph.generated
+                inferred = inferred or glyph.generated
             continue
         if last is not None and not space and text[-1:].isascii() and text[-1:].isalnum() \
                 and glyph.text[:1].isascii() and glyph.text[:1].isalnum() and glyph.x0 - last.x1 > 0.2 * glyph.size:
