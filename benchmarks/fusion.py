@@ -4,6 +4,7 @@ page, CMRC 2018 trial and the synthetic news-like stress set (``qa_assistant/dat
 
     python -m benchmarks.fusion                      # all three sets, full figures (answers included)
     python -m benchmarks.fusion --sets news_stress   # one set
+    python -m benchmarks.fusion --sets news_stress_large   # the stress set's generator at 4× the archive
     python -m benchmarks.fusion --fast               # retrieval figures only, by re-fusing cached lists
 
 Indexes are built once in ``embeddings/fusion-<set>/`` (reused afterwards; ``--index-root`` moves them).
@@ -31,6 +32,22 @@ SETS = {  # name: (files to index, test set, label)
     "news_stress": ([DATA / "news_stress" / "corpus.jsonl"], DATA / "news_stress" / "questions.jsonl",
                     "news stress set (synthetic)"),
 }
+GENERATED = {"news_stress_large": (200, "news stress set, large (synthetic, generated, not committed)")}
+DEFAULT_SETS = list(SETS)  # the committed sets; a generated one is measured when asked for
+
+
+def set_files(name: str, index_root: Path) -> tuple[list[Path], Path, str]:
+    """The set's files to index, its test set and its label; a generated set is written on first use
+    (deterministic: the stress set's generator with more international incidents)."""
+    if name in SETS:
+        return SETS[name]
+    from benchmarks.make_news_stress import write
+
+    international, label = GENERATED[name]
+    folder = index_root / f"{name}-data"
+    if not (folder / "questions.jsonl").exists():
+        write(folder, international=international)
+    return [folder / "corpus.jsonl"], folder / "questions.jsonl", label
 COLUMNS = (("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr@10", "MRR@10"), ("article_hit@1", "article hit@1"),
            ("sentence_hit@1", "answer sentence hit@1"), ("unanswerable_refused", "unanswerable refused ↑"),
            ("answerable_refused", "answerable refused ↓"))
@@ -58,7 +75,7 @@ def prepare(name: str, index_root: Path):
     if assistant is None:
         shutil.rmtree(folder, ignore_errors=True)
         assistant = Assistant.open(folder, create=True)
-    assistant.index([str(p) for p in SETS[name][0]])
+    assistant.index([str(p) for p in set_files(name, index_root)[0]])
     return assistant
 
 
@@ -130,9 +147,9 @@ def fast_figures(lists: Sequence[dict], fusions: Mapping) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- report
 
-def table(name: str, figures: Mapping[str, Mapping], questions: int, answerable: int) -> str:
+def table(label: str, figures: Mapping[str, Mapping], questions: int, answerable: int) -> str:
     columns = [(k, label) for k, label in COLUMNS if any(f.get(k) is not None for f in figures.values())]
-    lines = [f"### {SETS[name][2]} ({answerable} answerable + {questions - answerable} unanswerable questions)", "",
+    lines = [f"### {label} ({answerable} answerable + {questions - answerable} unanswerable questions)", "",
              "| mode | " + " | ".join(label for _, label in columns) + " |",
              "| --- | " + " | ".join("---:" for _ in columns) + " |"]
     for mode, values in figures.items():
@@ -159,7 +176,7 @@ def bar_checks(figures: Mapping[str, Mapping]) -> list[tuple[bool, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fusion", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--sets", nargs="+", choices=list(SETS) + list(GENERATED), default=DEFAULT_SETS)
     parser.add_argument("--fast", action="store_true", help="retrieval figures only, re-fusing cached lists")
     parser.add_argument("--index-root", type=Path, default=ROOT / "embeddings")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
@@ -172,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results, failed = {}, 0
     for name in args.sets:
         started = time.perf_counter()
-        testset = load_testset(SETS[name][1])
+        _, questions_file, label = set_files(name, args.index_root)
+        testset = load_testset(questions_file)
         assistant = prepare(name, args.index_root)
         answerable = sum(1 for q in testset if not q.unanswerable)
         if args.fast:
@@ -181,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures = full_figures(assistant, testset, fusions)
         results[name] = {"questions": len(testset), "answerable": answerable,
                          "passages": len(assistant.passages), "figures": figures}
-        print(table(name, figures, len(testset), answerable))
+        print(table(label, figures, len(testset), answerable))
         print(f"\n({len(assistant.passages)} passages; {time.perf_counter() - started:.0f} s)")
         for ok, text in bar_checks(figures):
             failed += not ok

@@ -197,13 +197,14 @@ class Article:
 class Pools:
     """Values mostly drawn without replacement, so that numbers and dates tell the incidents apart."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, international: int = N_INTERNATIONAL):
+        more = 2 * max(0, international - N_INTERNATIONAL)  # a larger archive draws from wider pools
         self.local_injured = rng.sample(range(3, 30), N_DOMESTIC)  # a local incident hurts fewer people
-        self.injured = [n for n in rng.sample(range(5, 99), 94) if n not in self.local_injured]
-        self.ages = [rng.randint(17, 66) for _ in range(100)]  # an age question is kept only if the age is unique
-        self.dates = rng.sample([(m, d) for m in range(1, 13) for d in range(1, 29)], 90)
-        self.lengths = rng.sample(range(12, 60), 48)
-        self.mourners = rng.sample(range(200, 5000, 50), 60)
+        self.injured = [n for n in rng.sample(range(5, 99 + more), 94 + more) if n not in self.local_injured]
+        self.ages = [rng.randint(17, 66) for _ in range(100 + more)]  # an age question is kept only if unique
+        self.dates = rng.sample([(m, d) for m in range(1, 13) for d in range(1, 29)], min(336, 90 + more))
+        self.lengths = rng.sample(range(12, 60 + more), 48 + more)
+        self.mourners = rng.sample(range(200, 5000 + 50 * more, 50), 60 + more)
         self.homes = rng.sample(HOMES, len(HOMES))
 
 
@@ -485,15 +486,16 @@ def domestic(rng: random.Random, names: Names, pools: Pools, number: int, place:
 
 # ---------------------------------------------------------------- the set
 
-def build(seed: int = SEED) -> tuple[list[Article], list[dict]]:
+def build(seed: int = SEED, international: int = N_INTERNATIONAL) -> tuple[list[Article], list[dict]]:
+    """The articles and questions; ``international`` above the default makes a larger archive on the same beat."""
     rng = random.Random(seed)
-    names, pools = Names(rng), Pools(rng)
+    names, pools = Names(rng), Pools(rng, international)
     for word in CITIES + DISTRICTS + STREETS:
         names.used.add(word)
     cities = rng.sample(CITIES, len(CITIES))
     places = [(cities[i % len(cities)], d, s) for i, (d, s) in
               enumerate(zip(rng.sample(DISTRICTS, N_DOMESTIC), rng.sample(STREETS, N_DOMESTIC)))]
-    kinds = ["i"] * N_INTERNATIONAL + ["d"] * N_DOMESTIC
+    kinds = ["i"] * international + ["d"] * N_DOMESTIC
     rng.shuffle(kinds)
     articles: list[Article] = []
     incidents: list[Incident] = []
@@ -539,8 +541,8 @@ def build(seed: int = SEED) -> tuple[list[Article], list[dict]]:
     return articles, questions
 
 
-def write(folder: Path = FOLDER, seed: int = SEED) -> tuple[int, int]:
-    articles, questions = build(seed)
+def write(folder: Path = FOLDER, seed: int = SEED, international: int = N_INTERNATIONAL) -> tuple[int, int]:
+    articles, questions = build(seed, international)
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "corpus.jsonl").open("w", encoding="utf-8") as handle:
         for a in articles:
