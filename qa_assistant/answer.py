@@ -110,8 +110,6 @@ def pick_sentences(query_vector: np.ndarray, question: Question, passages: Seque
     return scored
 
 
-
-
 @dataclass(frozen=True)
 class _SentenceClues:
     """What a sentence is matched against: the question's words, characters and bigrams that are not

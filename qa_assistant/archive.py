@@ -168,7 +168,6 @@ def _one_source(assistant, key: str) -> str:
 # ------------------------------------------------------------------ upload
 
 
-
 def upload(assistant, files: Iterable, progress: bool = False) -> tuple[Any, list[FileResult]]:
     """Keep each file (a path, or a (name, path) pair) in INDEX/originals and index the new and changed ones
     in one run: a file with the content of one already indexed is unchanged; one with the name of an
@@ -302,12 +301,6 @@ def _limit_text(error: Exception) -> str:
     return found.group(1) if found else "大小"
 
 
-
-
-
-
-
-
 @contextmanager
 def _writing(folder: Path):
     """The index's write lock, or at once an IndexLockedError that says so in the page's words."""
@@ -327,8 +320,6 @@ def _folder(assistant) -> Path:
 
 def _originals_path(assistant) -> Path | None:
     return (Path(assistant.index_dir) / ORIGINALS).resolve() if assistant.index_dir is not None else None
-
-
 
 
 # ------------------------------------------------------------------ removal
@@ -366,8 +357,6 @@ def withdraw(assistant, keys: Sequence[str]) -> tuple[Any, Removal]:
         remember(writer, stamp(folder))
     return writer, Removal(tuple(gone), tuple(sorted(articles_before - {p.article_id for p in left})), removed,
                            len(left), tuple(deleted), tuple(missing))
-
-
 
 
 def _key(key: Any) -> str:

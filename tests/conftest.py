@@ -102,7 +102,6 @@ ARTICLES = [
 ]
 
 
-
 @pytest.fixture(scope="session")
 def sample_page() -> Path:
     return SAMPLE_PAGE

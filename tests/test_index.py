@@ -26,7 +26,6 @@ from qa_assistant.passages import embedding_text
 from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, snapshot, write_jsonl
 
 
-
 @pytest.fixture
 def built(tmp_path, sample_page):
     """A small index of the sample page and a two-article JSONL, saved in tmp."""

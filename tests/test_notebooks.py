@@ -35,7 +35,6 @@ def test_set_parameters_rewrites_the_parameters_cell():
                                 "RESULTS_FILE = '/tmp/r.jsonl'"]
 
 
-
 # ---------------------------------------------------------------- notebooks
 
 def _committed(notebook: str):

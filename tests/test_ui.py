@@ -35,7 +35,6 @@ COMPANIES = ("北京先瑞达医疗科技有限公司", "北京华联印刷有�
 CITATION = "《经开区总工会开展困难职工慰问活动》"
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Index the sample page plus the injection page, start ``qa-assistant serve`` on a free port, wait

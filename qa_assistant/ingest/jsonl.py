@@ -8,7 +8,6 @@ from .model import Article, IngestError, Paragraph
 from .page import make_article, repair, split_lines
 
 
-
 def scoped_id(source: str, raw_id: str) -> str:
     """An article's id within the archive: the file's name, then the id the file gives it (``news:1``),
     so two exports that both number their articles from 1 never take each other's place."""

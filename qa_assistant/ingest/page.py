@@ -23,7 +23,6 @@ _CAPTION_START_RE = re.compile(r"^\s*(?:图为|图片为|图：|图:|上图|下�
 _PHOTO_CREDIT_RE = re.compile(r"((?:[\u4e00-\u9fff·]{2,5}[\s、]*){1,3})\s*摄影?\s*[）)]?\s*$")
 
 
-
 @dataclass
 class _Block:
     text: str
