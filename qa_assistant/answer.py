@@ -78,11 +78,17 @@ def question_coverage(question: Question, text: str) -> float:
     return max(_share(words, haystack), _share(question.bigrams, haystack, weight=lambda _: 1))
 
 
-def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSettings(), lead: str = "") -> bool:
-    """Can this passage answer? Close enough to the question, sharing enough of it (for Chinese
-    questions) with its headline and its article's ``lead`` paragraph — a news question names the event
-    (乌汉伦维尔持刀袭击案) that only the lead states — and holding what the question asks for (a number
-    with its unit, …)."""
+def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSettings(), lead: str = "",
+            article: str = "") -> bool:
+    """Can this passage answer? About what was asked — every name of the question that jieba does not know
+    (阿雷亚萨) occurs in its headline, passage or ``article`` text, so a similar story about another town is
+    not quoted — close enough to the question, sharing enough of it (for Chinese questions) with its
+    headline and its article's ``lead`` paragraph — a news question names the event (乌汉伦维尔持刀袭击案)
+    that only the lead states — and holding what the question asks for (a number with its unit, …)."""
+    if question.names:
+        where = normalise(f"{hit.passage.heading}\n{lead}\n{article}\n{hit.passage.text}")
+        if not all(name_occurs(name, where) for name in question.names):
+            return False
     if hit.dense < (limits.min_cosine if question.cjk else limits.min_cosine_crosslingual):
         return False
     if question.requirement is not None and not question.requirement.search(normalise(hit.passage.text)):
@@ -92,6 +98,14 @@ def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSetting
     coverage = question_coverage(question, f"{context_heading(hit.passage.heading)}\n{lead}\n{hit.passage.text}")
     needed = limits.min_coverage if question.requirement is None else limits.min_coverage_required_met
     return coverage >= needed or hit.dense >= limits.strong_cosine
+
+
+def name_occurs(name: str, text: str) -> bool:
+    """Does (normalised) ``text`` hold ``name`` but for at most two characters at its ends? jieba glues
+    neighbouring characters to a name it does not know (2016年林郁智以 → 年林郁智以), and a reader may
+    mistype one end."""
+    size = max(2, len(name) - 2)
+    return any(name[start:start + size] in text for start in range(len(name) - size + 1))
 
 
 def pick_sentences(query_vector: np.ndarray, question: Question, passages: Sequence[Passage], embedder,
@@ -150,13 +164,13 @@ def sentence_score(similarity: float, clues: _SentenceClues, sentence: str,
 
 def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector: np.ndarray, mode: str = "hybrid",
                    limits: AnswerSettings = AnswerSettings(), weights: SentenceWeights = SentenceWeights(),
-                   lead: Callable[[Hit], Passage | None] = lambda hit: None) -> Answer:
+                   article: Callable[[Hit], Sequence[Passage]] = lambda hit: (hit.passage,)) -> Answer:
     """Quote the best passage that answers (looking a little past the first), plus close seconds and
     any further answering passage whose best sentence is clearly better than the first quote's (about
     the weight of restating most of the question: 「想把公司建成怎样的企业」 is answered by a later
     paragraph's 「打造公司成为……的书香企业」). ``query_vector`` is the vector ``hits`` were searched with;
-    ``lead`` gives a hit's article's first paragraph (see :func:`answers`)."""
-    answering = [h for h in hits[:limits.look_ahead] if answers(asked, h, limits, _text(lead(h)))]
+    ``article`` gives the passages of a hit's article around it, in order (see :func:`answers`)."""
+    answering = [h for h in hits[:limits.look_ahead] if _answers_in_article(asked, h, limits, article(h))]
     if not answering:
         return Answer(asked.text, False, (), tuple(hits), asked.query, mode)
     scored = pick_sentences(query_vector, asked, [h.passage for h in answering], embedder, weights)
@@ -171,8 +185,10 @@ def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector:
     return Answer(asked.text, True, quotes, tuple(hits), asked.query, mode)
 
 
-def _text(passage: Passage | None) -> str:
-    return passage.text if passage is not None else ""
+def _answers_in_article(asked: Question, hit: Hit, limits: AnswerSettings, article: Sequence[Passage]) -> bool:
+    """:func:`answers`, reading the hit's article: its lead (when the hit is a later paragraph) and its text."""
+    lead = next((p.text for p in article if p.paragraph == 1 and p.part <= 1), "") if hit.passage.paragraph > 1 else ""
+    return answers(asked, hit, limits, lead, "\n".join(p.text for p in article) if asked.names else "")
 
 
 def _worth_quoting(hit: Hit, best: Hit, asked: Question, limits: AnswerSettings) -> bool:

@@ -208,7 +208,7 @@ class Assistant:
         hits = self.searcher.search(asked, k=max(self._k(k), 1), mode=mode, vector=vector,
                                     dates=DateRange.of(since, until))
         return compose_answer(asked, hits, self.embedder, vector, mode, self.settings.answer, self.settings.sentences,
-                              self.searcher.lead)
+                              self.searcher.article)
 
     def _k(self, k: int | None) -> int:
         k = self.settings.k if k is None else k

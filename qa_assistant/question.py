@@ -9,7 +9,8 @@ from typing import Sequence
 
 from .answer_type import answer_requirement, question_type
 from .settings import Settings
-from .text import WORD_CHAR, has_cjk, normalise, search_tokens, to_simplified, word_tokens
+from .text import (WORD_CHAR, has_cjk, normalise, search_tokens, to_simplified,
+                   unfamiliar_names, word_tokens)
 
 # a follow-up that holds one of these (or too few words of its own) leans on the previous question
 _ANAPHORA = frozenset("他们 她们 它们 他 她 它 该 其 上述 对方 这些 那些 这家 那家 这位 那位 此人 这个 那个 they them it its he she his her those these".split())
@@ -65,6 +66,7 @@ class Question:
     kind: str | None  # the answer type asked for (person, org, place, number, time), None for open questions
     requirement: re.Pattern | None  # what a passage must contain to answer at all
     history: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # names of its own that jieba does not know (see text.unfamiliar_names)
 
 
 def analyse(text: str, history: Sequence[str] | None = None, settings: Settings | None = None) -> Question:
@@ -86,7 +88,7 @@ def analyse(text: str, history: Sequence[str] | None = None, settings: Settings 
         terms=tuple(dict.fromkeys(tokens)), characters=tuple(dict.fromkeys(c for c in usable if c != " ")),
         bigrams=tuple(dict.fromkeys(a + b for a, b in zip(usable, usable[1:]) if a != " " and b != " ")),
         cjk=has_cjk(normalised), kind=question_type(normalised), requirement=answer_requirement(normalised),
-        history=tuple(earlier))
+        history=tuple(earlier), names=unfamiliar_names(text))
 
 
 def _leans_on_conversation(text: str, tokens: Sequence[str]) -> bool:

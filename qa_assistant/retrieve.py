@@ -15,11 +15,12 @@ from .fusion import DEFAULT_FUSION, ZScoreFusion
 from .passages import Passage
 from .question import DateRange, Question
 from .store.base import SearchData
+from .store.errors import IndexLoadError
 from .text import normalise
 from .threads import FEW_QUESTIONS, faiss_threads
 
 MODES = ("hybrid", "dense", "bm25")
-LEAD_REACH = 64  # rows looked back for an article's first paragraph (an article's passages are consecutive)
+ARTICLE_REACH = 64  # rows looked at either side of a hit for the rest of its article (its passages are consecutive)
 
 
 def _quiet_bm25s() -> None:
@@ -142,23 +143,30 @@ class HybridSearcher:
         ranked, fused = self.fusion.fuse(rows, dense, bm25_all[rows], prior)
         return list(zip(ranked.tolist(), fused.tolist())), cosine
 
-    def lead(self, hit: Hit) -> Passage | None:
-        """The first paragraph of the hit's article (None when the hit is in that paragraph, or it is not
-        found within LEAD_REACH rows): in news the lead names the event that later paragraphs only detail."""
-        passage = hit.passage
-        if passage.paragraph <= 1:
-            return None
-        passages = self.data.passages
-        earliest = max(hit.row - LEAD_REACH, 0)
+    def article(self, hit: Hit) -> tuple[Passage, ...]:
+        """The passages of the hit's article within ARTICLE_REACH rows either side, in order, the hit's own
+        among them: what the answer step reads beyond the passage (the lead that names the event, the
+        names the article holds)."""
+        passages, passage = self.data.passages, hit.passage
+        earliest, latest = max(hit.row - ARTICLE_REACH, 0), hit.row + ARTICLE_REACH
         if hasattr(passages, "hint"):  # a store that fetches rows (Milvus): one query for the stretch
-            passages.hint(range(earliest, hit.row))
-        for row in range(hit.row - 1, earliest - 1, -1):
-            earlier = passages[row]
-            if earlier.article_id != passage.article_id or earlier.source != passage.source:
+            passages.hint(range(earliest, latest + 1))
+
+        def same_article(row: int) -> Passage | None:
+            try:
+                other = passages[row]
+            except (IndexError, IndexLoadError):  # past the end, or a row removed from a Milvus archive
                 return None
-            if earlier.paragraph == 1 and earlier.part <= 1:
-                return earlier
-        return None
+            return other if (other.article_id, other.source) == (passage.article_id, passage.source) else None
+
+        before, after = [], []
+        for rows, found in ((range(hit.row - 1, earliest - 1, -1), before), (range(hit.row + 1, latest + 1), after)):
+            for row in rows:
+                other = same_article(row)
+                if other is None:
+                    break
+                found.append(other)
+        return (*reversed(before), passage, *after)
 
     def _cosines(self, vector: np.ndarray, rows: list[int]) -> dict[int, float]:
         return dict(zip(rows, self.data.dense.cosines(vector, rows).tolist())) if rows else {}

@@ -123,6 +123,28 @@ def search_tokens(text: str, drop_stopwords: bool = True) -> list[str]:
     return tokens
 
 
+NAME_MIN_CHARS = 3
+GLUE_FREQUENCY = 50_000  # single characters this frequent in jieba's dictionary (在 和 年 中 以 把 有 …) end a name
+
+
+def unfamiliar_names(text: str) -> tuple[str, ...]:
+    """The names (阿雷亚萨, 林郁智) a text is about that jieba does not know: words its new-word guessing
+    makes up, cut at the very frequent characters it glues to them (2016年林郁智以 → 林郁智, 书中作 → none),
+    kept when NAME_MIN_CHARS or longer. ``text`` is normalised first; call it on bounded text (a question)."""
+    jieba, names, run = _jieba(), [], ""
+    for word in jieba.lcut(normalise(text)) + [""]:
+        if len(word) >= 2 and _CJK_ONLY.fullmatch(word) and not jieba.get_FREQ(word):
+            run += word
+            continue
+        glue = "".join(c for c in set(run) if (jieba.get_FREQ(c) or 0) >= GLUE_FREQUENCY)
+        names += [piece for piece in (re.split(f"[{glue}]", run) if glue else [run]) if len(piece) >= NAME_MIN_CHARS]
+        run = ""
+    return tuple(dict.fromkeys(names))
+
+
+_CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+
+
 def word_tokens(text: str) -> list[str]:
     """Plain jieba words of the normalised text (no sub-words, nothing dropped)."""
     return [w for w in _jieba().lcut(normalise(text)) if w.strip()]

@@ -1,5 +1,5 @@
 """Answer logic that needs no model: which passage can answer and which sentence holds the answer."""
-from qa_assistant.answer import _SentenceClues, answers, question_coverage, sentence_score
+from qa_assistant.answer import _SentenceClues, answers, name_occurs, question_coverage, sentence_score
 from qa_assistant.passages import Passage
 from qa_assistant.retrieve import Hit
 from qa_assistant.question import analyse
@@ -62,6 +62,28 @@ def test_a_passage_answers_only_when_close_sharing_the_question_and_holding_what
     assert not answers(asked, _hit(holds, dense=0.70))  # too far from the question
     assert not answers(asked, _hit("经开区总工会为困难职工送去慰问品。", dense=0.88))  # no number of people
     assert not answers(asked, _hit("今天北京天气晴朗，有5名游客。", dense=0.88))  # shares too little
+
+
+def test_a_similar_story_about_another_place_does_not_answer_a_question_naming_an_unknown_one():
+    """The archive holds a knife attack in 乌汉伦维尔; a question about one in 阿雷亚萨堡 is not answered with it."""
+    story = "3月20日，乌汉伦维尔一家超市发生持刀袭击事件，造成5人受伤，嫌疑人伊桑·詹汉已被警方控制。"
+    assert answers(analyse("乌汉伦维尔持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.9))
+    assert not answers(analyse("阿雷亚萨堡持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.9))
+    assert not answers(analyse("阿雷亚萨堡持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.95))  # however close
+
+
+def test_a_name_the_article_holds_elsewhere_still_lets_its_paragraph_answer():
+    """News names a person once, then says 他: the name may sit in another paragraph of the article."""
+    asked = analyse("阿雷亚萨作案前给家人发过什么？")
+    detail = "调查显示，他作案前7天向家人发送过告别短信。"
+    assert asked.names and not answers(asked, _hit(detail, dense=0.9))
+    assert answers(asked, _hit(detail, dense=0.9), article="警方确认，嫌疑人名叫阿雷亚萨，今年29岁。\n" + detail)
+
+
+def test_a_name_glued_to_the_next_character_or_mistyped_at_one_end_still_matches():
+    assert name_occurs("贝洛是", "伊利亚斯·贝洛来自里昂")  # jieba glued 是 to the name
+    assert name_occurs("阿雷亚撒", "阿雷亚萨是一名退伍军人")  # the last character mistyped
+    assert not name_occurs("孔夫朗", "孔多塞与朗布依埃")
 
 
 def test_a_passage_holding_exactly_what_is_asked_needs_less_of_the_wording():

@@ -152,3 +152,27 @@ def test_the_same_text_in_two_files_is_one_result_citing_both(sample_page, tmp_p
     first = answer_json(answer)["passages"][0]
     assert {Path(s["source"]).parent.name for s in first["sources"]} == {"today", "reprint"}
     assert "另见" in answer.quotes[0].citation and "另见" in markdown(answer)
+
+
+def test_a_question_about_a_town_the_archive_does_not_hold_is_not_answered_with_a_similar_story(tmp_path):
+    """One beat, several towns: the reports look alike, only the names tell them apart."""
+    from .conftest import write_jsonl
+    reports = [
+        ("乌汉伦维尔超市发生持刀袭击 5人受伤", "2023-03-20",
+         ["据澳大利亚媒体报道，3月20日上午，乌汉伦维尔一家超市发生持刀袭击事件，造成5人受伤。",
+          "警方说，嫌疑人伊桑·詹汉当场被制服，今年29岁，此前没有犯罪记录。",
+          "伤者被送往乌汉伦维尔中心医院救治，其中两人伤势较重。"]),
+        ("孔夫朗火车站发生持刀袭击 3人受伤", "2023-05-02",
+         ["据法国媒体报道，5月2日晚，孔夫朗火车站发生持刀袭击事件，造成3人受伤。",
+          "嫌疑人马蒂亚斯·贝洛被警方逮捕，今年34岁，来自里昂。",
+          "孔夫朗市长表示，火车站将加强巡逻。"]),
+    ]
+    rows = [{"id": f"R{i}", "title": title, "date": date, "text": "\n".join(paragraphs)}
+            for i, (title, date, paragraphs) in enumerate(reports)]
+    assistant = Assistant.build([write_jsonl(tmp_path / "reports.jsonl", rows)])
+    held = assistant.ask("乌汉伦维尔持刀袭击事件造成多少人受伤？")
+    assert held.found and "5人受伤" in held.quotes[0].passage.text
+    follow = assistant.ask("伊桑·詹汉多大年纪？")
+    assert follow.found and "29岁" in follow.quotes[0].passage.text
+    elsewhere = assistant.ask("阿雷亚萨堡持刀袭击事件造成多少人受伤？")
+    assert not elsewhere.found and "未找到" in markdown(elsewhere)

@@ -85,15 +85,17 @@ def test_a_date_range_filters_before_ranking(mode):
     assert searcher.search(question, k=5, mode=mode, dates=DateRange("2030")) == []
 
 
-def test_the_lead_of_a_hit_is_its_article_s_first_paragraph_never_another_article_s():
+def test_the_article_of_a_hit_is_its_own_passages_in_order_never_another_article_s():
     embedder = FakeEmbedder()
-    texts = [("a1", 1, "甲地发生袭击事件。"), ("a1", 2, "嫌疑人被捕。"), ("a1", 3, "警方逮捕了一名男子。"),
-             ("a2", 2, "另一篇文章的第二段。")]
+    texts = [("a0", 1, "前一篇文章。"), ("a1", 1, "甲地发生袭击事件。"), ("a1", 2, "嫌疑人被捕。"),
+             ("a1", 3, "警方逮捕了一名男子。"), ("a2", 2, "另一篇文章的第二段。")]
     passages = [Passage(id=f"p{i}", article_id=article, title="标题", paragraph=number, part=0, text=text,
                         source="a.txt", start=0, end=len(text)) for i, (article, number, text) in enumerate(texts)]
     vectors = embedder.encode_passages([p.heading for p in passages], [p.text for p in passages])
     searcher = HybridSearcher(build_index_data(passages, vectors, embedder.info.to_dict()), embedder)
-    hits = {hit.row: hit for hit in searcher.search(analyse("警方逮捕了谁？"), k=4, mode="dense")}
-    assert searcher.lead(hits[2]).text == "甲地发生袭击事件。"
-    assert searcher.lead(hits[0]) is None  # the lead itself
-    assert searcher.lead(hits[3]) is None  # its first paragraph is not in the archive
+    hits = {hit.row: hit for hit in searcher.search(analyse("警方逮捕了谁？"), k=5, mode="dense")}
+    whole = ["甲地发生袭击事件。", "嫌疑人被捕。", "警方逮捕了一名男子。"]
+    for row in (1, 2, 3):  # from its first, a middle and its last passage
+        assert [p.text for p in searcher.article(hits[row])] == whole
+    assert [p.text for p in searcher.article(hits[0])] == ["前一篇文章。"]  # the first row of the archive
+    assert [p.text for p in searcher.article(hits[4])] == ["另一篇文章的第二段。"]  # the last row
