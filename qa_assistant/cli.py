@@ -90,6 +90,7 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
     from .render import answer_json, markdown
+    from .question import DateRange
 
     changes = settings_changes(args)
     args.index = Assistant.locate(args.index, os.environ)  # a Milvus URI gets its token from QA_ASSISTANT_MILVUS_TOKEN
@@ -117,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.index}: removed {removed} passages, {len(assistant.passages)} left")
         return 0
     if args.command == "ask":
+        DateRange.of(args.since, args.until)  # a bad date fails now, before the model loads
         assistant = Assistant.open(args.index, **changes)
         if args.question is not None:
             answer = assistant.ask(args.question, since=args.since, until=args.until)
@@ -186,9 +188,11 @@ def _ask_each_line(assistant, stream, as_json: bool, dates: dict) -> int:
 def _evaluate(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     """``qa-assistant eval TESTSET --index DIR --mode hybrid|dense|bm25|all -k 1 3 5 10 [--json] [--misses N]``."""
     from .assistant import Assistant
+    from .question import DateRange
     from .evaluation import MODES, Evaluator, format_misses, format_table, load_testset
 
     testset = load_testset(args.testset)  # before the model loads: a bad line fails fast
+    DateRange.of(args.since, args.until)
     ks = tuple(sorted(set(args.k)))
     if not ks or ks[0] < 1:
         raise ValueError("cut-offs (-k) must be positive integers")

@@ -2,6 +2,7 @@
 and completed from the conversation when it leans on it. Retrieval and answering both read this value."""
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -24,6 +25,18 @@ class QuestionError(ValueError):
 _DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 
 
+def _real_date(value: str) -> bool:
+    """``2024``, ``2024-01`` or ``2024-01-12`` naming a real calendar year, month or day (not 2024-13-45)."""
+    if not _DATE.fullmatch(value):
+        return False
+    parts = [int(p) for p in value.split("-")] + [1, 1]
+    try:
+        datetime.date(*parts[:3])
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Articles dated from ``since`` to ``until`` (ISO dates, whole years or months allowed: ``2024``,
@@ -34,8 +47,8 @@ class DateRange:
     def __post_init__(self):
         for name in ("since", "until"):
             value = getattr(self, name)
-            if value is not None and not _DATE.fullmatch(value):
-                raise QuestionError(f"{name}: {value!r} is not a date like 2024-01-12 (or 2024-01, 2024)")
+            if value is not None and not _real_date(value):
+                raise QuestionError(f"{name}: {value!r} is not a real date like 2024-01-12 (or 2024-01, 2024)")
         if self.since and self.until and self.since[:len(self.until)] > self.until:
             raise QuestionError(f"the date range is empty: since {self.since} is after until {self.until}")
 

@@ -49,7 +49,9 @@ def test_date_ranges_take_whole_years_and_months_and_refuse_what_is_not_a_date()
     assert january.contains("2024-01-31") and not january.contains("2024-02-01") and not january.contains("")
     assert DateRange(until="2024").contains("2024-12-31") and not DateRange(since="2025").contains("2024-12-31")
     assert DateRange.of(None, " ") is None
-    with pytest.raises(QuestionError, match="not a date"):
-        DateRange(since="12/01/2024")
+    for impossible in ("12/01/2024", "2024-13-45", "2024-02-30", "2023-02-29", "2024-00"):
+        with pytest.raises(QuestionError, match="not a real date"):
+            DateRange(since=impossible)
+    assert DateRange(since="2024-02-29").contains("2024-03-01")
     with pytest.raises(QuestionError, match="empty"):
         DateRange("2024-03", "2024-02")

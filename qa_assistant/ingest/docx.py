@@ -11,6 +11,7 @@ from pathlib import Path
 from ..text import join_fragments
 from .dates import date_from_name
 from .furniture import split_masthead
+from .libraries import require
 from .model import Article, IngestError
 from .page import parse_blocks
 
@@ -31,7 +32,7 @@ def read_docx(path: Path, source: str) -> list[Article]:
 
 def docx_segments(path: Path) -> tuple[list[str], set[int]]:
     """The paragraphs of the document body (tables row by row), and which of them are headings."""
-    import docx
+    docx = require("docx", "python-docx", path, "Word")
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph

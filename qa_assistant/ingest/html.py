@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..text import join_fragments
-from .dates import date_from_name, normalise_date
+from .dates import date_from_name, date_in_text, normalise_date
+from .libraries import require
 from .encoding import decode_bytes
 from .furniture import is_credit_line
 from .model import Article, IngestError
@@ -30,6 +31,8 @@ _BOILERPLATE = re.compile(
 _TRAILING_CREDIT = re.compile(r"\s*[（(【\[]\s*(?:责任编辑|责编|编辑|校对|来源)[：:][^）)】\]]{1,30}[）)】\]]\s*$")
 _AUTHOR_PREFIX = re.compile(r"^(?:作者|记者|文|撰稿|来源)\s*[：:/／]\s*")
 MAX_BOILERPLATE_CHARS = 80
+MAX_DATELINE_CHARS = 60
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
 MIN_ARTICLE_CHARS = 30
 
 
@@ -69,6 +72,26 @@ def _clean(text: str) -> str:
 
 def _is_boilerplate(text: str) -> bool:
     return len(text) <= MAX_BOILERPLATE_CHARS and bool(_BOILERPLATE.search(text) or is_credit_line(text))
+
+
+def _is_dateline(text: str) -> bool:
+    """A short line that gives the article's date (「2024年1月15日 来源：劳动午报」), not a sentence of the story."""
+    return len(text) <= MAX_DATELINE_CHARS and bool(date_in_text(text)) and not _SENTENCE_END.search(text)
+
+
+def _visible_date(tree, title: str) -> str:
+    """The date of the dateline the reader sees: the first short element with a full date after the
+    headline (before it when no headline matches). Preferred to metadata, which is often a template's
+    or a generic date (2024-01-01)."""
+    if tree is None:
+        return ""
+    elements = tree.xpath("//body//*[not(self::script or self::style)]")
+    start = next((i for i, e in enumerate(elements) if e.tag in ("h1", "h2") and _clean(e.text_content()) == title), 0)
+    for element in elements[start:]:
+        text = _clean(element.text_content())
+        if text and _is_dateline(text):
+            return date_in_text(text)
+    return ""
 
 
 def _pieces(element) -> list[str]:
@@ -182,12 +205,14 @@ def _authors(author: str | None) -> tuple[str, ...]:
 def parse_html(text: str, source: str, path: str | Path | None = None) -> list[Article]:
     """An article page's markup → the article: title (and subtitle), paragraphs with bylines and
     captions, date, author and canonical URL."""
-    import lxml.html
-    import trafilatura
+    lxml_html = require("lxml.html", "lxml", path or source, "HTML")
+    require("lxml.html.clean", "lxml_html_clean", path or source, "HTML")  # trafilatura's justext needs it
+    trafilatura = require("trafilatura", "trafilatura", path or source, "HTML")
+    import lxml.etree
 
     try:
-        tree = lxml.html.document_fromstring(text)
-        work = lxml.html.document_fromstring(text)
+        tree = lxml_html.document_fromstring(text)
+        work = lxml_html.document_fromstring(text)
     except (ValueError, lxml.etree.ParserError):
         log.info("%s: no markup to read, skipped", source)
         return []
@@ -201,7 +226,8 @@ def parse_html(text: str, source: str, path: str | Path | None = None) -> list[A
     segments, captions = _segments(document.body, tree)
     title = _title(_clean(document.title or ""), tree)
     subtitle = _subtitle(tree, title)
-    kept = [i for i, s in enumerate(segments) if not _is_boilerplate(s) and s not in (title, subtitle)]
+    kept = [i for i, s in enumerate(segments)
+            if not _is_boilerplate(s) and not _is_dateline(s) and s not in (title, subtitle)]
     if kept and segments[kept[-1]] and kept[-1] not in captions:
         segments[kept[-1]] = _TRAILING_CREDIT.sub("", segments[kept[-1]])
     body = [segments[i] for i in kept]
@@ -210,7 +236,7 @@ def parse_html(text: str, source: str, path: str | Path | None = None) -> list[A
         return []
     page = parse_blocks([title or Path(source).stem] + body, {0}, source,
                         {1 + kept.index(i) for i in captions if i in kept})
-    date = normalise_date(document.date) or date_from_name(path or source)
+    date = _visible_date(tree, title) or normalise_date(document.date) or date_from_name(path or source)
     authors = _authors(document.author)
     articles = []
     for article in page.articles:

@@ -4,7 +4,7 @@ script text in any paragraph; charsets from the page or detected."""
 import pytest
 from .format_fixtures import DATE, FURNITURE, assert_same_articles, article_page_html, assert_jingkaiqu_whole, write_site
 
-from qa_assistant.ingest import iter_input_files, load_articles
+from qa_assistant.ingest import IngestError, iter_input_files, load_articles
 from qa_assistant.ingest.html import decode_html, parse_html
 
 BOILERPLATE = ("首页", "当前位置", "您现在的位置", "相关新闻", "热点推荐", "版权所有", "京ICP备", "分享到", "责任编辑",
@@ -71,3 +71,24 @@ def test_a_page_without_an_article_gives_none():
     markup = ("<html><head><title>首页</title></head><body><nav><a href='/'>首页</a> <a href='/n'>要闻</a></nav>"
               "<div class='footer'>版权所有 京ICP备05012345号</div></body></html>")
     assert parse_html(markup, "index.html") == []
+
+
+def test_the_visible_dateline_dates_the_article_and_is_no_paragraph():
+    """A template's generic date (2024-01-01 in the metadata) loses to the dateline the reader sees, and
+    the dateline is not a paragraph of the story."""
+    body = "经开区总工会近日走访慰问了辖区内的困难职工，为他们送去米面油等生活物资和新春祝福。" * 3
+    markup = ("<html><head><title>经开区总工会走访慰问困难职工</title>"
+              "<meta name='date' content='2024-01-01'></head><body>"
+              "<h1>经开区总工会走访慰问困难职工</h1><div class='info'>2024年1月15日 来源：劳动午报</div>"
+              f"<div class='content'><p>{body}</p><p>{body}</p></div></body></html>")
+    [parsed] = parse_html(markup, "page.html")
+    assert parsed.date == "2024-01-15"
+    assert all("2024年1月15日" not in p.text for p in parsed.paragraphs)
+
+
+def test_a_missing_library_is_one_line_naming_the_package(monkeypatch):
+    """Installed with an old pip that skips ``lxml[html_clean]``: one line naming the package, no traceback."""
+    import sys
+    monkeypatch.setitem(sys.modules, "lxml.html.clean", None)  # import fails as when the package is absent
+    with pytest.raises(IngestError, match=r"page.html: cannot read HTML files: .*pip install lxml_html_clean"):
+        parse_html("<html><body><p>正文</p></body></html>", "page.html")
