@@ -23,7 +23,7 @@ from .store import IndexData, IndexLoadError, build_index_data, check_index_fold
 from .store.base import SearchData, Store
 from .store.factory import is_uri, open_store, store_exists
 from .store.folder import FolderStore
-from .updates import IndexReport, index_files, read_paths, remove_keys
+from .updates import IndexReport, index_files, nothing_to_index, read_paths, remove_keys
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ class Assistant:
         are skipped with a warning. The store's write lock is held throughout (a second writer fails at
         once, naming this pid) and the change is saved before this returns."""
         paths = list(paths)
+        unchanged = nothing_to_index(self.store, self.settings, paths, force)
+        if unchanged is not None:  # no lock taken: a read-only index answers "nothing changed"
+            return unchanged
         try:
             with self.store.writing():
                 report = index_files(self.store, self.embedder, self.settings, paths, progress, force)

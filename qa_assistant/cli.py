@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
               f"{report.passages_total} in the index")
         return 0
     if args.command == "info":
-        assistant = Assistant.open(args.index, lazy_model=True, verify=False)
+        assistant = Assistant.open(args.index, lazy_model=True)  # every file checked against its checksum
         out = assistant.articles() if args.articles else assistant.info()
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0

@@ -45,6 +45,26 @@ def read_paths(paths: list) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in files))
 
 
+def _same_dense(store: Store, settings: Settings) -> bool:
+    """Was the store's dense index built as these settings ask (flat/HNSW)?"""
+    return (store.manifest.get("dense") or {}).get("requested") == settings.index.dense
+
+
+def nothing_to_index(store: Store, settings: Settings, paths: list, force: bool = False) -> IndexReport | None:
+    """The report of a run that would change nothing (every file indexed with this content, same dense
+    settings), else None. Needs no write lock, so it also answers on a read-only index."""
+    if force or not store.saved or not _same_dense(store, settings):
+        return None
+    files = read_paths(paths)
+    known = store.sources()
+    if any(known.get(str(p)) != _file_digest(p) for p in files):
+        return None
+    total = store.count()
+    log.info("indexed %d files, all unchanged: %d passages", len(files), total)
+    return IndexReport(files_read=len(files), files_unchanged=len(files), articles=0, passages_added=0,
+                       passages_removed=0, passages_total=total, passages_embedded=0)
+
+
 def index_files(store: Store, embedder, settings: Settings, paths: list, progress: bool = False,
                 force: bool = False) -> IndexReport:
     """Add new and changed files to ``store`` (see ``Assistant.index``); call inside ``store.writing()``."""
@@ -52,12 +72,8 @@ def index_files(store: Store, embedder, settings: Settings, paths: list, progres
     known = store.sources()
     digests = {str(path): _file_digest(path) for path in files}
     changed = [p for p in files if force or known.get(str(p)) != digests[str(p)]]
-    same_dense = (store.manifest.get("dense") or {}).get("requested") == settings.index.dense
-    if not changed and store.saved and same_dense:
-        total = store.count()
-        log.info("indexed %d files, all unchanged: %d passages", len(files), total)
-        return IndexReport(files_read=len(files), files_unchanged=len(files), articles=0, passages_added=0,
-                           passages_removed=0, passages_total=total, passages_embedded=0)
+    if not changed and (same := nothing_to_index(store, settings, files, force)) is not None:
+        return same
     limit = settings.max_file_bytes
     for path in changed:  # refuse an oversized file before reading any
         check_file_size(path, limit)
@@ -87,7 +103,7 @@ def index_files(store: Store, embedder, settings: Settings, paths: list, progres
     report = IndexReport(files_read=len(files), files_unchanged=len(files) - len(changed), articles=len(articles),
                          passages_added=len(after - before), passages_removed=len(before - after),
                          passages_total=total, passages_embedded=embedded, files_skipped=skipped)
-    if not (unchanged and store.saved and same_dense):
+    if not (unchanged and store.saved and _same_dense(store, settings)):
         store.apply(Update(replaced=replaced, passages=fresh, vectors=vectors, settings=settings))
     log.info("indexed %d files (%d unchanged%s): +%d −%d passages, %d embedded, %d total", report.files_read,
              report.files_unchanged, f", {skipped} empty skipped" if skipped else "", report.passages_added,

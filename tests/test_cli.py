@@ -117,3 +117,17 @@ def test_remove_by_source_file(cli_index, tmp_path, sample_page):
     result = cli("remove", sample_page.name, "--index", copy)
     assert result.returncode == 0 and "removed 26 passages" in result.stdout
     assert json.loads(cli("info", "--index", copy).stdout)["passages"] == 0
+
+
+@pytest.mark.e2e
+def test_info_checks_every_file_against_its_checksum(tmp_path, cli_index):
+    """An altered passages file fails ``info`` by name (exit 2), as it fails ``ask``."""
+    import shutil
+    folder = tmp_path / "idx"
+    shutil.copytree(cli_index, folder)
+    assert cli("info", "--index", folder).returncode == 0
+    store = next(folder.glob("passages-*.jsonl"))
+    store.write_bytes(store.read_bytes().replace("经开区".encode(), "开发区".encode()))
+    result = cli("info", "--index", folder)
+    assert result.returncode == 2 and store.name in result.stderr and "checksum" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

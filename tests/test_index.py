@@ -428,3 +428,47 @@ def test_kill_at_every_step_of_a_save(built, tmp_path, change):
     reopen(folder).index(sorted(tmp_path.glob("more*.jsonl")))
     files = json.loads((folder / MANIFEST).read_text())["files"]
     assert {p.name for p in folder.iterdir()} == {MANIFEST, LOCK, files["store"], files["dense"], files["sparse"]}
+
+
+# ---------------------------------------------------------------- full disk, read-only, info
+
+def test_a_full_disk_names_the_index_and_keeps_the_previous_version(built, monkeypatch, tmp_path):
+    from qa_assistant.store import IndexWriteError
+    import qa_assistant.store.local as local
+    assistant, folder, _, _ = built
+    before = snapshot(folder)
+    real = local.fsync_write
+
+    def full(path, data):
+        if str(path).endswith(".faiss"):
+            raise OSError(28, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(local, "fsync_write", full)
+    more = write_jsonl(tmp_path / "more.jsonl", [{"id": "m1", "title": "新闻", "text": "全市新建职工驿站三十个。"}])
+    with pytest.raises(IndexWriteError, match=r"No space left on device.*previous version of the index is intact") as caught:
+        assistant.index([more])
+    assert str(folder) in str(caught.value) and "\n" not in str(caught.value)
+    assert snapshot(folder) == before
+    assert all(p.source != str(more) for p in reopen(folder).passages)  # the old version loads, checksums and all
+
+
+def test_indexing_unchanged_files_needs_no_write_lock(built):
+    """A no-op run on an index another writer holds (or a read-only one) says nothing changed."""
+    assistant, folder, inputs, _ = built
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with write_lock(folder):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        report = reopen(folder).index([inputs])
+        assert report.files_unchanged == report.files_read == 2 and report.passages_added == 0
+    finally:
+        release.set()
+        holder.join()

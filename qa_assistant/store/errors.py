@@ -7,3 +7,7 @@ class IndexLoadError(RuntimeError):
 
 class IndexLockedError(IndexLoadError):
     """Another process (or thread) is writing the index right now."""
+
+
+class IndexWriteError(IndexLoadError):
+    """An index that could not be written (full disk, read-only folder); the previous version stays."""

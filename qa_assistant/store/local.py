@@ -20,7 +20,7 @@ import numpy as np
 from ..passages import Passage
 from ..settings import Settings
 from .dense import DenseIndex, choose_dense_kind
-from .errors import IndexLoadError
+from .errors import IndexLoadError, IndexWriteError
 from .files import (LOCK, MANIFEST, SCRATCH_MARK, SCRATCH_PREFIX, check_index_folder, fsync_dir, fsync_write,
                     sha256_file, sparse_tag, written_by_index)
 from .lock import write_lock
@@ -97,7 +97,17 @@ def save_index(data: IndexData, folder: str | Path) -> dict:
     folder = Path(folder)
     check_index_folder(folder)
     with write_lock(folder):
-        return _save_locked(data, folder)
+        try:
+            return _save_locked(data, folder)
+        except OSError as error:  # full disk, read-only or vanished folder: the manifest was not switched
+            raise IndexWriteError(f"{folder}: cannot write the index ({_reason(error)}); nothing was "
+                                  f"changed, the previous version of the index is intact") from None
+
+
+def _reason(error: OSError) -> str:
+    """An OSError in words (No space left on device …), with the file it names."""
+    where = f": {Path(error.filename).name}" if error.filename else ""
+    return f"{error.strerror or error}{where}"
 
 
 def _save_locked(data: IndexData, folder: Path) -> dict:

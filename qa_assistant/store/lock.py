@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import IndexLockedError
+from .errors import IndexLockedError, IndexWriteError
 from .files import LOCK
 
 _thread_locks: dict[str, threading.RLock] = {}
@@ -23,7 +23,10 @@ def write_lock(folder: str | Path) -> Iterator[None]:
     writer fails at once with :class:`IndexLockedError` naming the pid of the first. Re-entrant
     within one thread."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise IndexWriteError(f"{folder}: cannot make the index folder ({error.strerror or error})") from None
     key = str(folder.resolve())
     with _registry_lock:
         thread_lock = _thread_locks.setdefault(key, threading.RLock())
@@ -50,7 +53,11 @@ def _acquire_file_lock(folder: Path) -> int:
         import fcntl
     except ImportError:  # not POSIX: no cross-process lock
         return -1
-    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:  # a read-only folder or disk: nothing can be written, nothing was
+        raise IndexWriteError(f"{folder}: cannot write the index ({error.strerror or error}); nothing was "
+                              f"changed, the previous version of the index is intact") from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
