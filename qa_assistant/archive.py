@@ -1,5 +1,6 @@
 """The archive behind the page's 资料库 tab, for :class:`~qa_assistant.Assistant` to delegate to: uploads kept
-as originals with the index (INDEX/originals, under names that cannot leave it), a result per uploaded file,
+as originals with the index (INDEX/originals, one stored name per uploaded name, inside that folder; what a
+killed upload left is settled when the index is next opened or written), a result per uploaded file,
 the table of sources, one source as the index holds it, removal, and noticing that another process saved
 the index. Every write runs under the index's write lock on a copy of the assistant and returns that copy:
 the caller swaps it in, so a question in flight finishes on the archive it started with. Messages are in
@@ -17,8 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .ingest import FileTooLargeError, IngestError, check_file_size, load_articles
-from .originals import (MAX_NAME_CHARS, delete_originals, originals_folder, safe_name, stage, unstage,
-                        unstage_all)
+from .originals import (delete_originals, end_journal, originals_folder, stage, stored_name, unstage, unstage_all, with_tag, write_journal)
 from .store import MANIFEST, IndexLoadError, IndexLockedError, read_manifest, sha256_file, write_lock
 from .store.files import ORIGINALS
 
@@ -171,8 +171,10 @@ def _one_source(assistant, key: str) -> str:
 def upload(assistant, files: Iterable, progress: bool = False) -> tuple[Any, list[FileResult]]:
     """Keep each file (a path, or a (name, path) pair) in INDEX/originals and index the new and changed ones
     in one run: a file with the content of one already indexed is unchanged; one with the name of an
-    earlier upload replaces it; a file that cannot be read is refused alone. Returns the new assistant
-    and a result per file, in order. Raises IndexLockedError when another process is writing the index."""
+    earlier upload replaces it (only the same name: see originals.stored_name); a file that cannot be read
+    is refused alone. The files staged are journaled first, so a crash at any moment is settled on the
+    next open (:func:`settle_uploads`). Returns the new assistant and a result per file, in order. Raises
+    IndexLockedError when another process is writing the index."""
     folder = _folder(assistant)
     items = [(str(f[0]), Path(f[1])) if isinstance(f, (tuple, list)) else (Path(f).name, Path(f)) for f in files]
     if not items:
@@ -195,26 +197,30 @@ def upload(assistant, files: Iterable, progress: bool = False) -> tuple[Any, lis
         before = _by_source(writer.data.passages)
         try:
             _stage_all(items, originals, limit, by_digest, staged, results, before)
+            _index_staged(writer, staged, results, progress)
         except BaseException:
             unstage_all(staged)
+            end_journal(originals)  # not reached when putting a file back failed: the next open settles it
             raise
-        _index_staged(writer, staged, results, progress)
         after = _by_source(writer.data.passages)
         for position, (name, target, previous) in staged.items():
             results[position] = _indexed(name, target, folder, str(target) in known, before, after)
             if previous is not None:
                 previous.unlink(missing_ok=True)
+        end_journal(originals)
         remember(writer, stamp(folder))
     return writer, [results[i] for i in range(len(items))]
 
 
 def _stage_all(items, originals: Path, limit: int | None, by_digest: dict, staged: dict, results: dict,
                held: dict) -> None:
-    """Check each upload and copy the new and changed ones into the originals folder, where they are read
-    once to refuse a bad file alone (``staged``); the others get their result now (``results``)."""
+    """Check each upload and copy the new and changed ones into the originals folder, each recorded in the
+    journal before it is touched, where they are read once to refuse a bad file alone (``staged``); the
+    others get their result now (``results``)."""
+    journal: dict[str, str] = {}  # stored name → sha256 of what is copied in
     for position, (name, path) in enumerate(items):
         try:
-            stored = safe_name(name)
+            stored = stored_name(name)
             check_file_size(path, limit)
             digest = sha256_file(path)
         except (IngestError, OSError) as error:
@@ -224,12 +230,15 @@ def _stage_all(items, originals: Path, limit: int | None, by_digest: dict, stage
             same = by_digest[digest]
             ids, articles = held.get(same, (set(), set()))
             results[position] = FileResult(name, "unchanged", f"未改变：资料库已收录内容相同的文件 {Path(same).name}",
-                                           source=same, articles=len(articles), passages=len(ids))
+                                           stored_as=f"{ORIGINALS}/{Path(same).name}" if Path(same).parent == originals
+                                           else "", source=same, articles=len(articles), passages=len(ids))
             continue
         target = originals / stored
-        if any(t == target for _, t, _ in staged.values()):  # two files of one name in one upload
-            target = originals / f"{target.stem[:MAX_NAME_CHARS - 20]}-{digest[:8]}{target.suffix}"
+        if any(t == target for _, t, _ in staged.values()):  # two files of one name in one upload: by content
+            target = originals / with_tag(stored, digest)
         try:
+            journal[target.name] = digest
+            write_journal(originals, journal)
             staged[position] = (name, target, stage(path, target))
             if not load_articles(target, max_bytes=limit):
                 raise IngestError(target, "空文件：没有文字")
@@ -245,7 +254,8 @@ def _stage_all(items, originals: Path, limit: int | None, by_digest: dict, stage
 
 def _index_staged(writer, staged: dict, results: dict, progress: bool) -> None:
     """Index the staged files in one run; a file the run refuses (an article id another file holds) is set
-    aside with its error and the others indexed. On any other failure every staged file is put back."""
+    aside with its error and the others indexed. Any other failure is raised (the caller puts every
+    staged file back)."""
     while staged:
         try:
             writer.index([target for _, target, _ in staged.values()], progress=progress)
@@ -253,13 +263,10 @@ def _index_staged(writer, staged: dict, results: dict, progress: bool) -> None:
         except IngestError as error:
             culprit = next((i for i, (_, t, _) in staged.items() if error.path in (str(t), str(t.resolve()))), None)
             if culprit is None:
-                unstage_all(staged)
                 raise
             results[culprit] = _error(staged[culprit][0], error, staged[culprit][1])
-            unstage(*staged.pop(culprit)[1:])
-        except BaseException:
-            unstage_all(staged)
-            raise
+            unstage(*staged[culprit][1:])
+            del staged[culprit]
 
 
 def _indexed(name: str, target: Path, folder: Path, replaced: bool, before: dict, after: dict) -> FileResult:

@@ -23,6 +23,7 @@ from .store import IndexData, IndexLoadError, build_index_data, check_index_fold
 from .store.base import SearchData, Store
 from .store.factory import is_uri, open_store, store_exists
 from .store.folder import FolderStore
+from .originals import settle_uploads
 from .updates import IndexReport, index_files, nothing_to_index, read_paths, remove_keys
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Assistant:
         With ``lazy_model`` the default model loads only when first needed (an ``index`` run over
         unchanged files and a ``remove`` never need it); its weights fingerprint is still checked now.
         ``index`` may also be a Milvus URI or :class:`~qa_assistant.store.factory.MilvusTarget` (store/factory.py)."""
+        if index is not None:
+            index = cls.locate(index)  # an unknown URI scheme is refused, not made a folder of that name
         if index is not None and is_uri(index):
             return cls._open_milvus(index, settings, changes, create, lazy_model)
         if index is not None and Assistant.exists(index):
@@ -84,6 +87,7 @@ class Assistant:
     @classmethod
     def _load(cls, folder: Path, settings: Settings | None, changes: dict, lazy_model: bool,
               verify: bool) -> "Assistant":
+        settle_uploads(folder)  # what an upload killed with its process left in INDEX/originals (logged)
         manifest = read_manifest(folder)
         settings = (settings or Settings.from_dict(manifest.get("settings", {}))).replace(**changes)
         embedder = _embedder_for(manifest["model"], settings, lazy_model, folder)

@@ -1,18 +1,25 @@
 """The archive behind the page's 资料库 tab (archive.py, originals.py), model-free: uploads kept as originals
-under safe names, a result per file, replace and dedupe, a failed upload undone, removal deleting only our
-originals, the folder guard, the sources table, noticing another writer, one writer at a time."""
+under safe names, one per uploaded name, a result per file, replace and dedupe, a failed upload undone, what
+a killed upload left settled by its journal, removal deleting only our originals, the folder guard, the
+sources table, noticing another writer, one writer at a time. Uploads killed by a real SIGKILL:
+tests/test_reliability.py."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import threading
+import unicodedata
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from qa_assistant.archive import copy_of
+from qa_assistant.originals import settle_uploads
 from qa_assistant.ingest import IngestError
-from qa_assistant.originals import INCOMING, PREVIOUS, safe_name
+from qa_assistant.originals import (INCOMING, JOURNAL, MAX_NAME_BYTES, PREVIOUS, safe_name, stored_name,
+                                    write_journal)
 from qa_assistant.store import IndexLoadError, IndexLockedError, check_index_folder, load_index, write_lock
 from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
 
@@ -67,10 +74,61 @@ def test_unsupported_names_are_refused(sent):
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300), st.sampled_from([".txt", ".md", ".jsonl", ".PDF", ".html", ".docx"]))
 def test_no_name_escapes_the_originals_folder(stem, suffix):
-    name = safe_name(stem + suffix)
     folder = Path("/srv/index/originals")
-    assert (folder / name).parent == folder and "/" not in name and "\\" not in name
-    assert not name.startswith((".", "-")) and len(name) <= 120 and name.endswith(suffix.lower())
+    for name in (safe_name(stem + suffix), stored_name(stem + suffix)):
+        assert (folder / name).parent == folder and "/" not in name and "\\" not in name
+        assert not name.startswith((".", "-")) and len(name) <= 120 and name.endswith(suffix.lower())
+        assert len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES
+
+
+LONG = "北京市经济技术开发区总工会春节前夕走访慰问困难职工和一线劳动者" * 4  # 120 characters, 360 bytes
+
+
+@pytest.mark.parametrize("sent, stored", [
+    ("news.jsonl", "news.jsonl"), ("报纸 第1版.txt", "报纸 第1版.txt"), ("uploads/2024/news.jsonl", "news.jsonl"),
+    (unicodedata.normalize("NFD", "café.txt"), "café.txt"),  # the same name in NFD: the same file
+])
+def test_a_name_that_is_already_safe_is_kept(sent, stored):
+    assert stored_name(sent) == stored
+
+
+@pytest.mark.parametrize("first, second", [
+    ("A&B.txt", "A+B.txt"),  # both A_B.txt as safe names
+    ("A&B.txt", "A_B.txt"),  # a name kept as it is never meets a hashed one
+    (" .txt", "....txt"),  # both upload.txt
+    (".txt", " .txt"),
+    ("X.TXT", "X.txt"),
+    ("a" * 200 + "1.txt", "a" * 200 + "2.txt"),  # differ after the cut-off
+    (LONG + "甲.md", LONG + "乙.md"),
+    ("page.txt", ".page.txt"),
+])
+def test_different_names_never_share_a_stored_name(first, second):
+    a, b = stored_name(first), stored_name(second)
+    assert a != b and a == stored_name(first) and b == stored_name(second)  # unique and stable
+    for name in (a, b):
+        assert (Path("/srv/originals") / name).parent == Path("/srv/originals") and not name.startswith((".", "-"))
+        assert len(name) <= 120 and len(name.encode()) <= MAX_NAME_BYTES
+
+
+def test_a_name_made_to_look_hashed_gets_its_own_hash():
+    hashed = stored_name("A&B.txt")
+    assert hashed.startswith("A_B__") and hashed.endswith(".txt")
+    assert stored_name(hashed) != hashed  # uploading that name literally does not take its place
+    assert stored_name("A_B_" + hashed[5:]) not in (hashed, "A_B.txt")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="A&+_ .-/\\密云a\u0301á", max_size=8), min_size=2, max_size=6, unique=True),
+       st.sampled_from([".txt", ".TXT", ".md"]))
+def test_stored_names_are_one_per_uploaded_name(stems, suffix):
+    """Names from a few characters that safe_name folds together: stored names differ exactly when the
+    names a user gave (last path part, NFC) differ."""
+    named = {}
+    for stem in stems:
+        given = (stem + suffix).replace("/", "_").replace("\\", "_")
+        named.setdefault(unicodedata.normalize("NFC", given), set()).add(stored_name(given))
+    assert all(len(stored) == 1 for stored in named.values())
+    assert len(set().union(*named.values())) == len(named)
 
 
 # ------------------------------------------------------------------ upload
@@ -81,12 +139,12 @@ def test_upload_keeps_originals_and_says_what_happened_to_each_file(archive, inp
     writer, results = archive.upload(files)
     assert [r["status"] for r in results] == ["added", "added", "error", "error"]
     assert results[0]["message"] == "已加入：2 篇文章、3 个段落" and results[0]["stored_as"] == "originals/news.jsonl"
-    assert (results[1]["file"], results[1]["stored_as"], results[1]["articles"]) == ("../../evil/.page.txt",
-                                                                                    "originals/page.txt", 1)
+    assert (results[1]["file"], results[1]["stored_as"], results[1]["articles"]) == (
+        "../../evil/.page.txt", f"originals/{stored_name('.page.txt')}", 1)  # not page.txt: another name
     assert "binary" in results[2]["message"] and str(inputs) not in results[2]["message"]
     assert "不支持" in results[3]["message"]
-    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", "page.txt"]
-    assert (writer.index_dir / ORIGINALS / "page.txt").read_text(encoding="utf-8") == PAGE
+    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", stored_name(".page.txt")]
+    assert (writer.index_dir / results[1]["stored_as"]).read_text(encoding="utf-8") == PAGE
     assert len(archive.passages) == 0 and len(writer.passages) == 5  # the old assistant is left as it was
     assert len(reopen(writer.index_dir).passages) == 5  # and the new archive is saved
 
@@ -95,6 +153,7 @@ def test_same_content_is_unchanged_and_same_name_replaces(archive, inputs):
     writer, _ = archive.upload([inputs / "news.jsonl"])
     again, [result] = writer.upload([("copy.jsonl", inputs / "news.jsonl")])
     assert result["status"] == "unchanged" and "news.jsonl" in result["message"] and result["passages"] == 3
+    assert result["stored_as"] == "originals/news.jsonl"  # where that content is kept
     assert originals(again) == [ORIGINALS_MARK, "news.jsonl"]  # not stored twice
     write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
     replaced, [result] = again.upload([inputs / "news.jsonl"])
@@ -109,7 +168,27 @@ def test_two_files_of_one_name_in_one_upload_are_both_kept(archive, inputs, tmp_
     (other / "page.txt").write_text(PAGE.replace("密云", "怀柔"), encoding="utf-8")
     writer, results = archive.upload([inputs / "page.txt", other / "page.txt"])
     assert [r["status"] for r in results] == ["added", "added"]
-    assert results[0]["stored_as"] == "originals/page.txt" and results[1]["stored_as"].startswith("originals/page-")
+    assert results[0]["stored_as"] == "originals/page.txt" and results[1]["stored_as"].startswith("originals/page__")
+
+
+@pytest.mark.parametrize("first, second", [("A&B.txt", "A+B.txt"), (" .txt", "....txt"),
+                                           ("新闻" * 70 + "一.txt", "新闻" * 70 + "二.txt")])
+def test_uploads_of_different_names_never_replace_each_other(archive, tmp_path, first, second):
+    one, two = tmp_path / "one.txt", tmp_path / "two.txt"
+    one.write_text(PAGE, encoding="utf-8")
+    two.write_text(PAGE.replace("密云", "怀柔"), encoding="utf-8")
+    writer, [a] = archive.upload([(first, one)])
+    writer, [b] = writer.upload([(second, two)])
+    assert (a["status"], b["status"]) == ("added", "added") and a["stored_as"] != b["stored_as"]
+    assert {p.source for p in writer.passages} == {a["source"], b["source"]}
+    for result, sent in ((a, one), (b, two)):
+        assert (writer.index_dir / result["stored_as"]).read_bytes() == sent.read_bytes()
+    one.write_text(PAGE.replace("120万尾", "150万尾"), encoding="utf-8")
+    writer, [again] = writer.upload([(first, one)])  # the first name again: its own file, and only that, replaced
+    assert again["status"] == "replaced" and again["stored_as"] == a["stored_as"]
+    assert {p.source for p in writer.passages} == {a["source"], b["source"]}
+    assert any("150万尾" in p.text for p in writer.passages) and any("怀柔" in p.text for p in writer.passages)
+    assert originals(writer) == sorted([ORIGINALS_MARK, Path(a["stored_as"]).name, Path(b["stored_as"]).name])
 
 
 def test_an_empty_or_bad_new_version_leaves_the_old_one(archive, inputs):
@@ -151,6 +230,119 @@ def test_leftovers_of_a_killed_upload_are_settled(archive, inputs):
     writer.upload([inputs / "page.txt"])
     assert (home / "news.jsonl").read_bytes() == kept
     assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", "page.txt"]
+
+
+class Killed(BaseException):
+    """The process stops dead: no clean-up code runs, as after kill -9."""
+
+
+def killed_while_embedding(writer, files, monkeypatch) -> None:
+    with monkeypatch.context() as patch:
+        def dies(*args, **kwargs):
+            raise Killed
+        patch.setattr(FakeEmbedder, "encode_passages", dies)
+        patch.setattr("qa_assistant.archive.unstage_all", lambda staged: None)
+        patch.setattr("qa_assistant.archive.end_journal", lambda home: None)
+        with pytest.raises(Killed):
+            writer.upload(files)
+
+
+def index_holds_every_original(folder: Path) -> None:
+    """Every file in INDEX/originals but the mark is a source of the index, with the content it indexed."""
+    sources = load_index(folder).manifest["sources"]
+    home = (folder / ORIGINALS).resolve()
+    for path in home.iterdir():
+        if path.name != ORIGINALS_MARK:
+            assert sources.get(str(path)) == hashlib.sha256(path.read_bytes()).hexdigest(), path.name
+
+
+def test_an_upload_killed_while_embedding_is_settled_when_the_index_is_next_opened(archive, inputs, monkeypatch,
+                                                                                  caplog):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    folder, home = writer.index_dir, writer.index_dir / ORIGINALS
+    kept, saved = (home / "news.jsonl").read_bytes(), (folder / "manifest.json").read_bytes()
+    write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
+    killed_while_embedding(writer, [inputs / "news.jsonl", inputs / "page.txt"], monkeypatch)
+    assert originals(writer) == sorted([ORIGINALS_MARK, JOURNAL, "news.jsonl", PREVIOUS + "news.jsonl", "page.txt"])
+    assert (folder / "manifest.json").read_bytes() == saved  # the index as it was; the folder disagrees with it
+    with caplog.at_level(logging.WARNING, logger="qa_assistant.originals"):
+        done = settle_uploads(folder)
+    assert done == ["news.jsonl removed (not in the index)", "news.jsonl restored (the version the index holds)",
+                    "page.txt removed (not in the index)"]
+    assert "settled what an interrupted upload left: news.jsonl removed" in caplog.text
+    assert originals(writer) == [ORIGINALS_MARK, "news.jsonl"] and (home / "news.jsonl").read_bytes() == kept
+    index_holds_every_original(folder)
+    assert settle_uploads(folder) == []  # settled once; an index with nothing left costs one listing
+
+
+def test_a_killed_upload_whose_index_was_saved_keeps_the_new_version(archive, inputs, monkeypatch):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    home = writer.index_dir / ORIGINALS
+    write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
+    with monkeypatch.context() as patch:  # killed after the manifest switch, before the clean-up
+        patch.setattr("qa_assistant.archive.end_journal", lambda home: None)
+        patch.setattr("qa_assistant.archive.remember", lambda *args: (_ for _ in ()).throw(Killed()))
+        real_unlink = Path.unlink
+        patch.setattr(Path, "unlink", lambda self, missing_ok=False: None if self.name.startswith(PREVIOUS)
+                      else real_unlink(self, missing_ok))
+        with pytest.raises(Killed):
+            writer.upload([inputs / "news.jsonl"])
+    assert originals(writer) == sorted([ORIGINALS_MARK, JOURNAL, "news.jsonl", PREVIOUS + "news.jsonl"])
+    assert settle_uploads(writer.index_dir) == ["news.jsonl kept (indexed); the version it replaced removed"]
+    assert json.loads((home / "news.jsonl").read_text()) == ARTICLES[0]
+    index_holds_every_original(writer.index_dir)
+
+
+def test_settling_deletes_only_what_the_upload_wrote(archive, inputs, tmp_path):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    folder, home = writer.index_dir, writer.index_dir / ORIGINALS
+    (home / "notes.txt").write_text("a file someone put here", encoding="utf-8")
+    (home / "mine.txt").write_text("not what the journal says was copied in", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text("elsewhere", encoding="utf-8")
+    write_journal(home, {"mine.txt": "0" * 64, "../outside.txt": "0" * 64, ".hidden": "0" * 64,
+                         "news.jsonl": "0" * 64})
+    assert settle_uploads(folder) == []
+    assert originals(writer) == [ORIGINALS_MARK, "mine.txt", "news.jsonl", "notes.txt"]
+    assert (tmp_path / "outside.txt").is_file()
+    (home / JOURNAL).write_text("{garbled", encoding="utf-8")
+    (home / (INCOMING + "x.txt")).write_text("half", encoding="utf-8")
+    assert settle_uploads(folder) == [f"{INCOMING}x.txt removed (copy not finished)"]
+    assert originals(writer) == [ORIGINALS_MARK, "mine.txt", "news.jsonl", "notes.txt"]
+
+
+def test_settling_leaves_a_running_upload_alone(archive, inputs, monkeypatch):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    killed_while_embedding(writer, [inputs / "page.txt"], monkeypatch)
+    held, release = threading.Event(), threading.Event()
+
+    def uploading():
+        with write_lock(writer.index_dir):
+            held.set()
+            release.wait(10)
+    thread = threading.Thread(target=uploading)
+    thread.start()
+    try:
+        held.wait(10)
+        assert settle_uploads(writer.index_dir) == [] and "page.txt" in originals(writer)
+    finally:
+        release.set()
+        thread.join()
+    assert settle_uploads(writer.index_dir) == ["page.txt removed (not in the index)"]
+
+
+def test_a_copy_that_fails_puts_the_old_version_back_at_once(archive, inputs, monkeypatch):
+    writer, _ = archive.upload([inputs / "news.jsonl"])
+    kept = (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes()
+    write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
+
+    def full(source, target):
+        Path(target).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("qa_assistant.originals.shutil.copyfile", full)
+    after, [result] = writer.upload([inputs / "news.jsonl"])
+    assert result["status"] == "error" and "No space left" in result["message"]
+    assert originals(after) == [ORIGINALS_MARK, "news.jsonl"]
+    assert (after.index_dir / ORIGINALS / "news.jsonl").read_bytes() == kept
 
 
 def test_upload_limits(archive, inputs):

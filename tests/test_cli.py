@@ -101,6 +101,8 @@ def test_info_names_model_and_size(cli_index):
     (("index", "/nonexistent/page.txt", "--index", "/tmp/unused-idx"), "no such file"),
     (("index", "pyproject.toml", "--index", "/tmp/unused-idx"), "unsupported kind of file (.toml); supported: .txt"),
     (("ask", "问题", "--index", "/nonexistent/idx", "--since", "2024-13-45"), "'2024-13-45' is not a real date"),
+    (("index", "pyproject.toml", "--index", "milvus_lite:///tmp/x.db"), "unknown kind of index URI"),
+    (("info", "--index", "Milvus-Lite:///tmp/x.db"), "unknown kind of index URI"),
     (("ask", "问题", "--index", "/nonexistent/idx", "--until", "2024-02-30"), "'2024-02-30' is not a real date"),
 ])
 def test_errors_are_one_line_and_non_zero(args, message):

@@ -1,10 +1,14 @@
 """The page's parts without a server or a model: who may manage the archive, logins, the live archive that
-switches whole (a question in flight keeps its archive), and the archive tab's rendering (escaped)."""
+switches whole (a question in flight keeps its archive), the archive tab's rendering (escaped), and a
+server start settling what a killed upload left."""
 from __future__ import annotations
+
+import hashlib
+import logging
 
 import pytest
 
-from .conftest import ARTICLES, new_assistant, reopen, write_jsonl
+from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, write_jsonl
 
 USER, PASSWORD = "editor", "s3cret:with-colon"
 
@@ -35,6 +39,50 @@ def test_logins_from_the_command_line_and_a_file(tmp_path):
         read_credentials(None, logins)
     with pytest.raises(SettingsError, match="cannot read"):
         read_credentials(None, tmp_path / "missing")
+
+
+def test_a_password_is_taken_exactly_as_written_after_the_first_colon(tmp_path):
+    from qa_assistant.page import read_credentials
+    logins = tmp_path / "logins"
+    logins.write_bytes("\ufeff  alice :  spaced  \r\nbob:a:b:\t\n\n  # a comment\ncarol:#not a comment\n".encode())
+    assert read_credentials(None, logins) == [("alice", "  spaced  "), ("bob", "a:b:\t"), ("carol", "#not a comment")]
+
+
+@pytest.mark.parametrize("text, line, also", [
+    ("alice:one\nbob:two\nalice:three\n", 3, "on line 1"),
+    ("# team\n\n alice :one\nalice:one\n", 4, "on line 3"),  # the same login twice is still twice
+])
+def test_a_user_listed_twice_is_refused_by_file_and_line(tmp_path, text, line, also):
+    from qa_assistant.page import read_credentials
+    from qa_assistant.settings import SettingsError
+    logins = tmp_path / "logins"
+    logins.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as refused:
+        read_credentials(None, logins)
+    assert str(refused.value) == f"{logins}:{line}: user 'alice' is listed twice (also {also}); give each user one line"
+    logins.write_text("bob:x\nalice:y\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=f"{logins}:2: user 'alice' is listed twice \\(also given with --auth\\)"):
+        read_credentials("alice:z", logins)
+
+
+def test_opening_the_index_settles_what_a_killed_upload_left(tmp_path, monkeypatch, caplog):
+    """The server (and every command) opens the index through ``Assistant.open``, which settles it."""
+    import qa_assistant.assistant as facade
+    from qa_assistant import Assistant
+    from qa_assistant.originals import JOURNAL, write_journal
+    from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
+    first = new_assistant(tmp_path / "index")
+    writer, _ = first.upload([write_jsonl(tmp_path / "news.jsonl", ARTICLES)])
+    home = writer.index_dir / ORIGINALS
+    (home / "half.txt").write_text("staged, then the server was killed while embedding", encoding="utf-8")
+    write_journal(home, {"half.txt": hashlib.sha256((home / "half.txt").read_bytes()).hexdigest()})
+    monkeypatch.setattr(facade, "_embedder_for", lambda *args: FakeEmbedder())
+    with caplog.at_level(logging.INFO):
+        opened = Assistant.open(writer.index_dir)
+    assert len(opened.passages) == len(writer.passages)
+    assert sorted(p.name for p in home.iterdir()) == [ORIGINALS_MARK, "news.jsonl"]
+    assert "settled what an interrupted upload left: half.txt removed (not in the index)" in caplog.text
+    assert not (home / JOURNAL).exists()
 
 
 def test_the_live_archive_switches_whole(tmp_path):

@@ -53,18 +53,29 @@ def build_app(assistant: Assistant | Live, access: Access | None = None) -> gr.B
 
 def read_credentials(auth: str | None = None, auth_file: str | Path | None = None) -> list[tuple[str, str]]:
     """Logins from ``--auth USER:PASSWORD`` and from a file of ``user:password`` lines (blank lines and
-    ``#`` comments skipped; the password is everything after the first colon)."""
+    ``#`` comments skipped). The user name is trimmed; the password is everything after the first colon
+    exactly as written, spaces included (only the line break goes). A user given twice is refused, by line."""
     pairs = [_credential(auth, "--auth")] if auth is not None else []
+    first = {user: "given with --auth" for user, _ in pairs}  # user → where it was first given
     if auth_file is not None:
         path = Path(auth_file)
         try:
             if path.stat().st_size > MAX_AUTH_FILE_BYTES:
                 raise SettingsError(f"{path}: credentials file over {MAX_AUTH_FILE_BYTES // 1024} KB")
-            lines = path.read_text(encoding="utf-8").splitlines()
+            text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not part of the first user name
         except (OSError, UnicodeDecodeError) as error:
             raise SettingsError(f"{path}: cannot read the credentials file ({error})") from None
-        found = [_credential(line.strip(), f"{path}:{number}") for number, line in enumerate(lines, 1)
-                 if line.strip() and not line.lstrip().startswith("#")]
+        found = []
+        for number, line in enumerate(text.split("\n"), 1):
+            line = line[:-1] if line.endswith("\r") else line
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            user, password = _credential(line, f"{path}:{number}")
+            if user in first:
+                raise SettingsError(f"{path}:{number}: user {user!r} is listed twice (also {first[user]}); "
+                                    f"give each user one line")
+            first[user] = f"on line {number}"
+            found.append((user, password))
         if not found:
             raise SettingsError(f"{path}: no user:password line in the credentials file")
         pairs += found
@@ -72,6 +83,7 @@ def read_credentials(auth: str | None = None, auth_file: str | Path | None = Non
 
 
 def _credential(text: str, where: str) -> tuple[str, str]:
+    """(user, password) of ``USER:PASSWORD``: the user trimmed, the password as written after the first colon."""
     user, colon, password = text.partition(":")
     if not colon or not user.strip() or not password:
         raise SettingsError(f"{where}: expected USER:PASSWORD (a user name, a colon, a password)")

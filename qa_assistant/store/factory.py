@@ -3,6 +3,7 @@
 in the URI: the command line reads them from the environment and passes a :class:`MilvusTarget`."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -74,10 +75,19 @@ def _name(name: str, text: str) -> str:
     return name
 
 
+_URI_LIKE = re.compile(r"[A-Za-z][\w+.\-]+:/")  # scheme:/… — not a folder (C:/ is one letter)
+
+
 def location(index, environ: Mapping[str, str] | None = None):
     """What ``--index`` names: a folder path as given, or a :class:`MilvusTarget` with the token from
-    ``environ`` (read at the edge, by the CLI)."""
-    if isinstance(index, MilvusTarget) or not is_uri(index):
+    ``environ`` (read at the edge, by the CLI). A URI with an unknown scheme (``milvus_lite:///x.db``) is
+    refused rather than taken for a folder of that name."""
+    if isinstance(index, MilvusTarget):
+        return index
+    if not is_uri(index):
+        if _URI_LIKE.match(str(index)):
+            raise IndexLoadError(f"{index}: unknown kind of index URI; use a folder, "
+                                 f"milvus-lite:///path/archive.db or milvus://host:19530/collection")
         return index
     return parse_uri(str(index), ((environ or {}).get(TOKEN_VARIABLE) or "").strip())
 
