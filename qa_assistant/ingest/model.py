@@ -23,6 +23,7 @@ class FileTooLargeError(IngestError):
 class Paragraph:
     text: str
     kind: str = "body"  # "lead" (carries the byline), "body" or "caption"
+    ocr: float | None = None  # read from a page image by OCR: the recogniser's confidence (0–1); else None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""E-paper PDF pages (text layer) → articles. Lines come from PDFium (pypdfium2) with their font size
-and place; page furniture is dropped, columns and spanning headlines are put in reading order (XY-cut),
-paragraphs are rejoined across columns and pages, then the page parser finds articles and bylines."""
+"""E-paper PDF pages → articles. Lines come from PDFium (pypdfium2) with their font size and place, or,
+for a page without text layer (a scan), from OCR of the rendered page (see ``ocr``); page furniture is
+dropped, columns and spanning headlines are put in reading order (XY-cut), paragraphs are rejoined across
+columns and pages, then the page parser finds articles and bylines."""
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,7 @@ SMALL_RATIO = 0.92  # a line this much smaller is a caption or small print
 BAND = 0.12  # share of the page height, at top and bottom, where running heads and folios stand
 WORD_SPACE = 0.15  # an inferred space counts where glyphs stand this many ems apart (not justification)
 CHAR_MARGIN = 0.8  # glyphs further apart than this many glyph widths are two lines (two columns)
-MIN_CHARS_PER_PAGE = 10  # fewer characters than this on every page: no text layer (a scan)
+MIN_CHARS_PER_PAGE = 10  # fewer characters than this on a page: no text layer (a scan, read by OCR)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Line:
     page: int
     lo: float = 0.0  # horizontal extent for finding gutters: a spanning headline covers whole columns
     hi: float = 0.0
+    score: float | None = None  # the recogniser's confidence for a line read by OCR; None for a text layer
 
 
 @dataclass
@@ -53,51 +55,96 @@ _PDFIUM = threading.Lock()  # PDFium must not be entered by two threads at once,
 
 
 def read_pdf(path: Path, source: str) -> list[Article]:
-    """A PDF of newspaper pages → its articles, dated by the masthead or the file name."""
+    """A PDF of newspaper pages → its articles, dated by the masthead or the file name; pages without
+    a text layer (scans) are read by OCR, and their paragraphs say so."""
+    from .ocr import mark_ocr
     pages = extract_lines(path)
-    return articles_from_lines(pages, source, path)
+    return mark_ocr(articles_from_lines(pages, source, path), pages)
+
+
+def _open(path: Path):
+    import pypdfium2
+    try:
+        return pypdfium2.PdfDocument(str(path))
+    except pypdfium2.PdfiumError as error:
+        if error.err_code == pypdfium2.raw.FPDF_ERR_PASSWORD:
+            raise IngestError(path, "the PDF is encrypted (password protected); save an unprotected copy") from None
+        raise IngestError(path, f"not a readable PDF ({error})") from None
 
 
 def extract_lines(path: Path) -> list[PdfPage]:
-    """Text lines of every page with font size and position; scanned or unreadable PDFs are refused."""
+    """Text lines of every page with font size and position. Pages without a text layer (a scan, a
+    photo) are rendered and read by OCR into lines of the same kind; unreadable PDFs are refused."""
     import pypdfium2
 
     pages: list[PdfPage] = []
-    unmapped = 0
+    unmapped: list[int] = []
     with _PDFIUM:
-        try:
-            document = pypdfium2.PdfDocument(str(path))
-        except pypdfium2.PdfiumError as error:
-            if error.err_code == pypdfium2.raw.FPDF_ERR_PASSWORD:
-                raise IngestError(path, "the PDF is encrypted (password protected); save an unprotected copy") from None
-            raise IngestError(path, f"not a readable PDF ({error})") from None
-        try:
-            for number in range(1, len(document) + 1):
+        document = _open(path)
+    try:
+        with _PDFIUM:  # PDFium is entered page by page, so that OCR below never holds the lock
+            count = len(document)
+        for number in range(1, count + 1):
+            with _PDFIUM:
                 page = document[number - 1]
                 try:
                     glyphs, missing = _glyphs(page)
-                    unmapped += missing
+                    unmapped.append(missing)
                     pages.append(PdfPage(number, page.get_width(), page.get_height(),
                                          _lines(glyphs, page.get_height(), number)))
                 finally:
                     page.close()
-        except pypdfium2.PdfiumError as error:
-            raise IngestError(path, f"not a readable PDF ({error})") from None
-        finally:
+        if not pages:
+            raise IngestError(path, "the PDF has no pages")
+        chars = [sum(len(line.text.replace(" ", "")) for line in page.lines) for page in pages]
+        if sum(unmapped) >= MIN_CHARS_PER_PAGE and sum(unmapped) * 4 > sum(chars):
+            raise IngestError(path, "the PDF's fonts have no Unicode map, so its text cannot be read; "
+                                    "export it again with the text embedded, or give the text itself")
+        scans = [page.number for page, found, missing in zip(pages, chars, unmapped)
+                 if found < MIN_CHARS_PER_PAGE and missing < MIN_CHARS_PER_PAGE]
+        if scans:
+            pages = _with_ocr(document, pages, scans, path)
+    except pypdfium2.PdfiumError as error:
+        raise IngestError(path, f"not a readable PDF ({error})") from None
+    finally:
+        with _PDFIUM:
             document.close()
-    if not pages:
-        raise IngestError(path, "the PDF has no pages")
-    chars = [sum(len(line.text.replace(" ", "")) for line in page.lines) for page in pages]
-    if max(chars) < MIN_CHARS_PER_PAGE and unmapped < MIN_CHARS_PER_PAGE:
-        raise IngestError(path, f"the PDF has no text layer ({len(pages)} page(s) of images: a scanned page?); "
-                                "OCR is not supported: give the e-paper PDF with its text, or the text itself")
-    if unmapped * 4 > sum(chars):
-        raise IngestError(path, "the PDF's fonts have no Unicode map, so its text cannot be read; "
-                                "export it again with the text embedded, or give the text itself")
-    for page, count in zip(pages, chars):
-        if count < MIN_CHARS_PER_PAGE:
-            log.warning("%s: page %d has no text layer (an image?), skipped", path, page.number)
     return pages
+
+
+def _with_ocr(document, pages: list[PdfPage], scans: list[int], path: Path) -> list[PdfPage]:
+    """The pages without a text layer read by OCR, each rendered when its turn comes; without
+    the OCR extra, or when no scanned page has text, they are left out (a PDF of scans only is refused)."""
+    from . import ocr
+    whole = len(scans) == len(pages)
+    if not ocr.available():
+        if whole:
+            raise IngestError(path, f"the PDF has no text layer ({len(pages)} page(s) of images: a scanned page?); "
+                                    f"reading it needs OCR: {ocr.INSTALL} (the rapidocr-onnxruntime package)")
+        log.warning("%s: page(s) %s have no text layer (images), skipped: to read them by OCR, %s", path,
+                    ", ".join(map(str, scans)), ocr.INSTALL)
+        return [page for page in pages if page.number not in scans]
+
+    def render(number: int):
+        with _PDFIUM:
+            page = document[number - 1]
+            try:  # at ocr.DPI, a page larger than a broadsheet at somewhat less
+                scale = min(ocr.DPI / 72, ocr.MAX_SIDE / max(page.get_width(), page.get_height(), 1))
+                image = page.render(scale=scale, grayscale=True).to_numpy()
+            finally:
+                page.close()
+        return ocr.to_grey(image), 1 / scale
+
+    try:
+        read = {page.number: page for page in ocr.read_pages(scans, render, path)}
+    except ocr.BlankPage as error:
+        if whole:
+            raise IngestError(path, f"the PDF has no text layer, and OCR found no text on its {len(pages)} "
+                                    "page image(s) (blank or too low in contrast?)") from error
+        log.warning("%s: the page(s) without text layer (%s) have no text to read, skipped", path,
+                    ", ".join(map(str, scans)))
+        read = {}
+    return [read.get(page.number, page) for page in pages if page.number not in scans or page.number in read]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Fixture builders for the format readers' tests: the sample page's six articles (parsed with parse_page,
 never hard-coded) written as e-paper PDFs printed by headless Chromium, as website HTML pages with
-boilerplate (one an older GBK page), and as a DOCX; a scanned (image-only) PDF; shared checks."""
+boilerplate (one an older GBK page), and as a DOCX; a scanned (image-only) PDF; scans of the printed pages
+(blur, grain, specks, skew) as image-only and mixed PDFs, a phone photo, small A5 pages; shared checks and
+the character error rate."""
 from __future__ import annotations
 
 import html
@@ -314,3 +316,120 @@ def assert_same_articles(articles, page: Page, bylines: tuple[str, ...] = ("repo
     for got, want in zip(articles, page.articles):
         assert [(p.kind, p.text) for p in got.paragraphs] == [(p.kind, p.text) for p in want.paragraphs]
         assert [getattr(got, name) for name in bylines] == [getattr(want, name) for name in bylines]
+
+
+SCAN_DPI = 200
+
+
+def scan_images(pdf: Path, dpi: int = SCAN_DPI, skew: float = 0.6, seed: int = 23) -> list:
+    """The pages of a text-layer PDF as a flatbed scanner gives them: rendered at ``dpi`` in grey, a little
+    blur, turned by ``skew`` degrees (alternating sign page by page), greyish paper with grain and dark
+    specks. PIL images (grey), with their resolution in ``info['dpi']``."""
+    import numpy as np
+    import pypdfium2
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        rendered = [document[i].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+                    for i in range(len(document))]
+    finally:
+        document.close()
+    scans = []
+    for number, image in enumerate(rendered):
+        image = image.filter(ImageFilter.GaussianBlur(0.7))
+        image = image.rotate(skew if number % 2 == 0 else -skew, resample=Image.Resampling.BICUBIC,
+                             fillcolor=255)
+        pixels = np.asarray(image, np.float32) * (236 / 255) + 8  # greyish paper, ink not quite black
+        pixels += rng.normal(0, 6, pixels.shape)  # grain
+        specks = rng.random(pixels.shape) < 0.0004
+        pixels[specks] = rng.uniform(20, 120, int(specks.sum()))
+        scan = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
+        scan.info["dpi"] = (dpi, dpi)
+        scans.append(scan)
+    return scans
+
+
+def image_pdf(images: list, path: Path, dpi: int = SCAN_DPI) -> Path:
+    """Page images saved as a PDF with no text layer (JPEG pages, as scanners write them)."""
+    images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=dpi, quality=85)
+    return path
+
+
+def mixed_pdf(text_pdf: Path, scanned: Path, path: Path, scanned_pages: tuple[int, ...] = (2,)) -> Path:
+    """A PDF whose pages come from the text-layer PDF, but the numbers given from the scanned one."""
+    import pypdfium2
+
+    text, scan = pypdfium2.PdfDocument(str(text_pdf)), pypdfium2.PdfDocument(str(scanned))
+    out = pypdfium2.PdfDocument.new()
+    try:
+        for number in range(1, len(text) + 1):
+            out.import_pages(scan if number in scanned_pages else text, [number - 1])
+        out.save(str(path))
+    finally:
+        for document in (out, text, scan):
+            document.close()
+    return path
+
+
+def clipping_html(articles, paper: str = PAPER, date_line: str = DATE_LINE) -> str:
+    """Small A5 pages, one story on each: a running head (paper, date, page number), the headline over
+    two columns, indented paragraphs in two columns (what a cut-out page or a small paper looks like)."""
+    stories = "".join(
+        f'<section><h2>{html.escape(a.title)}</h2>'
+        + (f"<h3>{html.escape(a.subtitle)}</h3>" if a.subtitle else "")
+        + f'<div class="flow">{_paragraphs_html(a, True)}</div></section>' for a in articles)
+    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><style>
+@page {{ size: A5; margin: 16mm 12mm 14mm 12mm;
+  @top-left {{ content: "{paper}"; font: 8pt "WenQuanYi Micro Hei"; }}
+  @top-center {{ content: "{date_line}"; font: 8pt "WenQuanYi Micro Hei"; }}
+  @top-right {{ content: "第" counter(page) "版"; font: 8pt "WenQuanYi Micro Hei"; }} }}
+body {{ font-family: "WenQuanYi Micro Hei"; font-size: 11pt; line-height: 1.7; margin: 0; }}
+section + section {{ break-before: page; }} .flow {{ column-count: 2; column-gap: 7mm; }}
+h2 {{ font-size: 18pt; text-align: center; margin: 0 0 4mm; }}
+h3 {{ font-size: 13pt; font-weight: normal; text-align: center; margin: 0 0 3mm; }}
+p {{ margin: 0; text-indent: 2em; text-align: justify; }} figure {{ margin: 2mm 0; break-inside: avoid; }}
+.photo {{ height: 25mm; background: #bbb; }} figcaption {{ font-size: 8.5pt; line-height: 1.4; }}
+</style></head><body>{stories}</body></html>"""
+
+
+def photo_of(scan, turn: float = 1.2, shrink: float = 0.8):
+    """A phone photo of a scanned page: turned ``turn`` more degrees, lit unevenly (darker to one side),
+    smaller, with no stated resolution."""
+    import numpy as np
+    from PIL import Image
+
+    image = scan.rotate(turn, resample=Image.Resampling.BICUBIC, fillcolor=235)
+    image = image.resize((round(image.width * shrink), round(image.height * shrink)), Image.Resampling.LANCZOS)
+    pixels = np.asarray(image, np.float32)
+    light = np.linspace(0.78, 1.0, pixels.shape[1])[None, :] * np.linspace(0.9, 1.0, pixels.shape[0])[:, None]
+    return Image.fromarray(np.clip(pixels * light, 0, 255).astype(np.uint8), "L")
+
+
+def edit_distance(reference: str, hypothesis: str) -> int:
+    """Levenshtein distance, one row at a time in numpy (insertions along the row by a running minimum)."""
+    import numpy as np
+
+    if not reference or not hypothesis:
+        return max(len(reference), len(hypothesis))
+    target = np.frombuffer(hypothesis.encode("utf-32-le"), dtype=np.uint32)
+    positions = np.arange(len(hypothesis) + 1)
+    row = positions.copy()
+    for index, char in enumerate(reference, start=1):
+        cost = (target != ord(char)).astype(np.int64)
+        best = np.empty_like(row)
+        best[0] = index
+        best[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)
+        row = np.minimum.accumulate(best - positions) + positions
+    return int(row[-1])
+
+
+def char_error_rate(reference: str, hypothesis: str) -> float:
+    """Edit distance over the reference's length, spaces left out (OCR does not hear Chinese spaces)."""
+    reference, hypothesis = "".join(reference.split()), "".join(hypothesis.split())
+    return edit_distance(reference, hypothesis) / max(1, len(reference))
+
+
+def article_text(article) -> str:
+    return "\n".join([article.title, article.subtitle] + [p.text for p in article.paragraphs])
