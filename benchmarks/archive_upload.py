@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks.chat_concurrency import ROOT, SAMPLE_PAGE, free_port, percentile, run, wait_until_up
+from qa_assistant.settings import MODES, Settings
 
 CMRC = ROOT / "qa_assistant" / "data" / "cmrc2018_trial" / "corpus.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "archive_upload.json"
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=5, help="questions per user")
     parser.add_argument("--articles", type=int, default=250, help="CMRC articles in the uploaded file")
     parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25"))
+    parser.add_argument("--mode", default=Settings.mode, choices=MODES)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the server")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

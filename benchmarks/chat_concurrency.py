@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from qa_assistant.settings import MODES, Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "qa_assistant" / "data" / "sample_questions.jsonl"
 SAMPLE_PAGE = ROOT / "qa_assistant" / "data" / "page_000.txt"
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--questions", type=int, default=5, help="questions per user")
     parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25"))
+    parser.add_argument("--mode", default=Settings.mode, choices=MODES)
     parser.add_argument("--concurrency", type=int, default=None, help="server's concurrent answers (QA_ASSISTANT_CONCURRENCY)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for a started server")
     parser.add_argument("--no-sequential-check", action="store_true",

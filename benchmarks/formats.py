@@ -65,7 +65,7 @@ def main() -> None:
             chars = sum(len(p.text) for a in articles for p in a.paragraphs)
             seconds = []
             for _ in range(args.rounds):
-                assistant = Assistant(template.data, template.embedder, None, template.settings)
+                assistant = Assistant.open(None, create=True, embedder=template.embedder)
                 started = time.perf_counter()
                 assistant.index(paths)
                 seconds.append(time.perf_counter() - started)

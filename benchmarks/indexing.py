@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .common import (SAMPLE_PAGE, SAMPLE_QUESTIONS, cmrc_corpus, cmrc_questions, folder_bytes, machine,
                      rss_mb, write_final)
 
@@ -52,13 +50,11 @@ def quick_corpus(scratch: Path, articles: int) -> Path:
 def index_once(embedder, corpus: Path, folder: Path) -> dict:
     """One ``qa-assistant index CORPUS --index FOLDER`` into a new folder, model already loaded."""
     from qa_assistant.assistant import Assistant
-    from qa_assistant.store import build_index_data
 
     if folder.exists():
         shutil.rmtree(folder)
     timed = TimedEmbedder(embedder)
-    assistant = Assistant(build_index_data([], np.zeros((0, embedder.info.dimension), np.float32),
-                                           embedder.info.to_dict()), timed, folder)
+    assistant = Assistant.open(folder, create=True, embedder=timed)
     started = time.perf_counter()
     report = assistant.index([corpus])
     total = time.perf_counter() - started
@@ -180,11 +176,11 @@ def main(argv=None) -> int:
         print("indexing: retrieval quality per precision …", flush=True)
         assistants = {}
         for precision, embedder in embedders.items():
-            sample = Assistant(*_fresh(embedder), None)
+            sample = Assistant.open(None, create=True, embedder=embedder)
             sample.index([SAMPLE_PAGE])
             assistants[precision] = {"sample": sample}
             if not args.quick:
-                assistants[precision]["cmrc"] = Assistant(load_index(scratch / f"index-{precision}"), embedder, None)
+                assistants[precision]["cmrc"] = Assistant.open(scratch / f"index-{precision}", embedder=embedder)
         sets = {"sample_page": ("sample", SAMPLE_QUESTIONS)}
         if not args.quick:
             sets["cmrc2018_trial"] = ("cmrc", cmrc_questions())
@@ -192,10 +188,6 @@ def main(argv=None) -> int:
     write_final(args.json, result)
     return 0
 
-
-def _fresh(embedder):
-    from qa_assistant.store import build_index_data
-    return build_index_data([], np.zeros((0, embedder.info.dimension), np.float32), embedder.info.to_dict()), embedder
 
 
 if __name__ == "__main__":

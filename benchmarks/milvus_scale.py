@@ -53,7 +53,7 @@ def milvus_at(base: np.ndarray, queries: np.ndarray, kind: str, truth: np.ndarra
     from pymilvus import DataType, MilvusClient
 
     from qa_assistant.settings import IndexSettings
-    from qa_assistant.store.milvus_writes import _dense_index
+    from qa_assistant.store.milvus.writing import dense_index_params
     params = IndexSettings()
     client = MilvusClient(str(folder / "bench.db"))
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -61,8 +61,8 @@ def milvus_at(base: np.ndarray, queries: np.ndarray, kind: str, truth: np.ndarra
     schema.add_field("gen", DataType.INT64)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=base.shape[1])
     indexes = client.prepare_index_params()
-    indexes.add_index(**_dense_index({"hnsw_m": params.hnsw_m, "hnsw_ef_construction": params.hnsw_ef_construction},
-                                     kind))
+    indexes.add_index(**dense_index_params({"hnsw_m": params.hnsw_m,
+                                            "hnsw_ef_construction": params.hnsw_ef_construction}, kind))
     client.create_collection("bench", schema=schema, index_params=indexes, consistency_level="Strong")
     started = time.perf_counter()
     step = 5000

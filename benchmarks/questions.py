@@ -21,7 +21,7 @@ import numpy as np
 from .common import (cmrc_corpus, cmrc_questions, folder_bytes, latency, machine, questions_of,
                      rss_mb, sentences_of, synthetic_passages, time_each, write_final, write_json)
 
-MODES = ("hybrid", "dense", "bm25")
+from qa_assistant.settings import MODES
 
 
 def spread(items: list, n: int) -> list:
@@ -31,14 +31,13 @@ def spread(items: list, n: int) -> list:
 def real_index(embedder, index_dir: Path | None):
     """The CMRC passages and their vectors: from a saved index of the corpus, or embedded now."""
     from qa_assistant.assistant import Assistant
-    from qa_assistant.store import build_index_data, load_index
+    from qa_assistant.store import load_index
 
     if index_dir is not None and (index_dir / "manifest.json").is_file():
         data = load_index(index_dir)
         if data.manifest["model"].get("precision") == embedder.info.precision:
             return data.passages, data.dense.vectors()
-    assistant = Assistant(build_index_data([], np.zeros((0, embedder.info.dimension), np.float32),
-                                           embedder.info.to_dict()), embedder, None)
+    assistant = Assistant.open(None, create=True, embedder=embedder)
     assistant.index([cmrc_corpus()])
     return assistant.passages, assistant.data.dense.vectors()
 
@@ -54,8 +53,7 @@ def mixed_vectors(real: np.ndarray, count: int, seed: int) -> np.ndarray:
 def at_size(embedder, passages, vectors, sentences, size: int, questions: list[str], ask_questions: list[str],
             scratch: Path) -> dict:
     from qa_assistant.assistant import Assistant
-    from qa_assistant.store import build_index_data, load_index, save_index
-    from qa_assistant.retrieve import normalise_query
+    from qa_assistant.store import build_index_data, save_index
     from qa_assistant.text import search_tokens
 
     extra = max(0, size - len(passages))
@@ -70,7 +68,7 @@ def at_size(embedder, passages, vectors, sentences, size: int, questions: list[s
     save_index(data, folder)
     disk = folder_bytes(folder)
     started = time.perf_counter()
-    assistant = Assistant(load_index(folder), embedder, folder)
+    assistant = Assistant.open(folder, embedder=embedder)
     load_s = time.perf_counter() - started
     out = {"passages": len(all_passages), "real_passages": min(size, len(passages)),
            "dense": data.manifest["dense"]["type"], "index_build_s_without_embedding": round(build_s, 2),
@@ -83,10 +81,11 @@ def at_size(embedder, passages, vectors, sentences, size: int, questions: list[s
     out["ask"]["questions"] = len(ask_questions)
     # the parts of a hybrid question
     searcher = assistant.searcher
+    normalised = {q: assistant.question(q).normalised for q in questions}  # what the encoder is given
     out["parts"] = {
-        "encode_query": latency(time_each(lambda q: embedder.encode_queries([normalise_query(q)]), questions)),
+        "encode_query": latency(time_each(lambda q: embedder.encode_queries([normalised[q]]), questions)),
         "dense_search": latency(time_each(lambda v: searcher.data.dense.search(v[None, :], 50),
-                                          list(embedder.encode_queries([normalise_query(q) for q in questions[:50]])))),
+                                          list(embedder.encode_queries([normalised[q] for q in questions[:50]])))),
         "bm25_scores": latency(time_each(lambda q: searcher.data.sparse.scores(search_tokens(q)), questions)),
     }
     shutil.rmtree(folder, ignore_errors=True)

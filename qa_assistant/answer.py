@@ -1,20 +1,29 @@
-"""Answer: turn retrieved passages into a quoted answer. Decides whether the archive answers at all
-("未找到" otherwise), picks the passages to quote and the sentence in each that answers. An answer is
-data; render.py writes it for the terminal, the page and the API."""
+"""Answer: turn retrieved passages into a quoted answer, with three small models fitted on labelled
+questions (``learn/fit_answer.py``; features in ``answer_features.py``, weights in
+``data/models/*.json``): whether each of the top passages answers (「未找到」 when none does), which of
+its sentences holds the answer, and — when confident — the exact short answer inside that sentence.
+An answer is data; render.py writes it for the terminal, the page and the API."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .answer_type import NUMBER, TIME, asks_cause, gives_cause, type_values
-from .passages import Passage, context_heading
+from .answer_features import (SENTENCE_FEATURES, SentenceClues, candidates, names_gate, passage_features,
+                              sentence_features, span_features)
+from .learn import LinearModel, load_model
+from .passages import Passage
 from .question import Question
 from .retrieve import Hit
-from .settings import AnswerSettings, SentenceWeights
-from .text import Span, normalise, sentence_spans
+from .settings import AnswerSettings
+from .text import Span, sentence_spans
+
+NOTHING_TO_SEARCH = "nothing_to_search"  # Answer.reason: the question holds no word to search
+NOT_FOUND = "not_found"  # no retrieved passage answers
+NOT_IN_PERIOD = "not_in_period"  # nothing answers in the period the question names (the nearest in time is shown)
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class Quote:
     bm25: float
     highlights: tuple[Span, ...]
     also: tuple[Passage, ...] = ()  # the same text in other files (another format, a reprint)
+    probability: float = 1.0  # that this passage answers (the fitted answer/refuse model)
 
     @property
     def citation(self) -> str:
@@ -42,6 +52,14 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The exact answer: a span of the first quote's passage (inside its highlighted sentence)."""
+    text: str
+    span: Span  # offsets in the quoted passage's text
+    probability: float
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     found: bool
@@ -49,6 +67,11 @@ class Answer:
     hits: tuple[Hit, ...] = field(default=())  # everything retrieved, best first
     query: str = ""  # what was searched (the question, completed from the conversation if needed)
     mode: str = "hybrid"
+    short_answer: ShortAnswer | None = None
+    reason: str = ""  # why nothing was found: NOTHING_TO_SEARCH, NOT_FOUND or NOT_IN_PERIOD ('' when found)
+    period: Any = None  # the period the question names (when.TimeAsked), when it names one
+    several: bool = False  # the quotes are different stories giving different answers, newest first
+    undated: tuple[Passage, ...] = ()  # undated passages that may answer too (a named period cannot include them)
 
     @property
     def sentence(self) -> str:
@@ -56,141 +79,109 @@ class Answer:
         return self.quotes[0].highlight_texts[0] if self.found and self.quotes and self.quotes[0].highlights else ""
 
 
-def _share(items: Sequence[str], text: str, weight=len) -> float:
-    """Share of ``items`` (weighted by length, unless ``weight`` says otherwise) that occur in ``text``."""
-    total = sum(weight(item) for item in items)
-    return sum(weight(item) for item in items if item in text) / total if total else 0.0
+@dataclass(frozen=True)
+class AnswerModels:
+    """The three fitted models of the answer step (see the module docstring)."""
+    passage: LinearModel
+    sentence: LinearModel
+    span: LinearModel
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1)
+    def shipped() -> "AnswerModels":
+        return AnswerModels(load_model("answer_passage"), load_model("answer_sentence"), load_model("short_answer"))
 
 
-# Words that name what is asked about rather than words the answer repeats: the passage that answers
-# 「牡蒿的外貌特征是什么？」 describes the plant without using the word 特征.
-_ASPECT_WORDS = frozenset(
-    "特点 特征 外貌 样子 形状 结构 位置 地理位置 时间 情况 方面 内容 原因 意义 作用 影响 方式 过程 经过 背景 "
-    "情节 故事情节 职业 工作 注意事项 事项 成果 名称 称号 身份 地位 用途 功能 区别 不同 关系 性格 目的 环节".split())
+def nothing_to_search(asked: Question, mode: str = "hybrid") -> Answer:
+    """The reply to a question with no word in it (only punctuation, emoji, spaces): refused unsearched."""
+    return Answer(asked.text, False, (), (), asked.query, mode, reason=NOTHING_TO_SEARCH)
 
 
-def question_coverage(question: Question, text: str) -> float:
-    """Share of the question found in ``text``: of its content words (words naming the aspect asked
-    about aside), or of its character bigrams when that is higher — jieba cuts unfamiliar names
-    badly (康直病死后康忠 → 后康忠), characters still match."""
-    haystack = normalise(text)
-    words = [t for t in question.terms if t not in _ASPECT_WORDS] or question.terms
-    return max(_share(words, haystack), _share(question.bigrams, haystack, weight=lambda _: 1))
-
-
-def answers(question: Question, hit: Hit, limits: AnswerSettings = AnswerSettings(), lead: str = "",
-            article: str = "") -> bool:
-    """Can this passage answer? About what was asked — every name of the question that jieba does not know
-    (阿雷亚萨) occurs in its headline, passage or ``article`` text, so a similar story about another town is
-    not quoted — close enough to the question, sharing enough of it (for Chinese questions) with its
-    headline and its article's ``lead`` paragraph — a news question names the event (乌汉伦维尔持刀袭击案)
-    that only the lead states — and holding what the question asks for (a number with its unit, …)."""
-    if question.names:
-        where = normalise(f"{hit.passage.heading}\n{lead}\n{article}\n{hit.passage.text}")
-        if not all(name_occurs(name, where) for name in question.names):
-            return False
-    if hit.dense < (limits.min_cosine if question.cjk else limits.min_cosine_crosslingual):
-        return False
-    if question.requirement is not None and not question.requirement.search(normalise(hit.passage.text)):
-        return False
-    if not question.cjk:  # an English question shares no words with Chinese text: similarity decides
-        return True
-    coverage = question_coverage(question, f"{context_heading(hit.passage.heading)}\n{lead}\n{hit.passage.text}")
-    needed = limits.min_coverage if question.requirement is None else limits.min_coverage_required_met
-    return coverage >= needed or hit.dense >= limits.strong_cosine
-
-
-def name_occurs(name: str, text: str) -> bool:
-    """Does (normalised) ``text`` hold ``name`` but for at most two characters at its ends? jieba glues
-    neighbouring characters to a name it does not know (2016年林郁智以 → 年林郁智以), and a reader may
-    mistype one end."""
-    size = max(2, len(name) - 2)
-    return any(name[start:start + size] in text for start in range(len(name) - size + 1))
-
-
-def pick_sentences(query_vector: np.ndarray, question: Question, passages: Sequence[Passage], embedder,
-                   weights: SentenceWeights = SentenceWeights()) -> list[list[tuple[Span, float]]]:
-    """Score every sentence of each passage (see :func:`sentence_score`); the sentence vectors are
-    encoded in one batch."""
-    spans = [sentence_spans(p.text) or [Span(0, len(p.text))] for p in passages]
-    flat = [p.text[s.start:s.end] for p, ss in zip(passages, spans) for s in ss]
-    similarity = embedder.encode_sentences(flat) @ query_vector
-    scored, i = [], 0
-    for p, ss in zip(passages, spans):
-        clues = _SentenceClues.of(question, context_heading(p.heading))
-        scored.append([(s, sentence_score(float(similarity[i + j]), clues, p.text[s.start:s.end], weights))
-                       for j, s in enumerate(ss)])
-        i += len(ss)
-    return scored
+def quote_order(probabilities: Sequence[float], threshold: float, max_quotes: int) -> list[int]:
+    """Which retrieved passages are quoted: those whose answer probability reaches the threshold, in
+    retrieval order (the ranking decides which comes first; the model decides whether each answers)."""
+    return [i for i, p in enumerate(probabilities) if p >= threshold][:max_quotes]
 
 
 @dataclass(frozen=True)
-class _SentenceClues:
-    """What a sentence is matched against: the question's words, characters and bigrams that are not
-    already in the headline. Every sentence of an article is about its headline's subject, so the
-    subject tells sentences apart poorly; the rest of the question (叶柄, 注册资本, 为食) is what the
-    answering sentence restates."""
-    question: Question
-    words: tuple[str, ...]
-    characters: tuple[str, ...]
-    bigrams: tuple[str, ...]
+class _Read:
+    """One retrieved passage as the answer step read it: its sentences and their probabilities."""
+    hit: Hit
+    spans: tuple[Span, ...]
+    sentence_probabilities: np.ndarray
+    probability: float
 
-    @classmethod
-    def of(cls, question: Question, heading: str) -> "_SentenceClues":
-        headline = normalise(heading)
-        return cls(question, tuple(t for t in question.terms if t not in headline) or question.terms,
-                   tuple(c for c in question.characters if c not in headline),
-                   tuple(b for b in question.bigrams if b not in headline))
-
-
-def sentence_score(similarity: float, clues: _SentenceClues, sentence: str,
-                   weights: SentenceWeights = SentenceWeights()) -> float:
-    """How likely ``sentence`` is the one that answers: its similarity to the question, the share of
-    the question (beyond the headline's subject) it restates, and whether it holds the kind of thing
-    asked for."""
-    text = normalise(sentence)
-    asked = clues.question
-    score = (weights.similarity * similarity + weights.words * _share(clues.words, text)
-             + weights.characters * _share(clues.characters, text, weight=lambda _: 1)
-             + weights.bigrams * _share(clues.bigrams, text, weight=lambda _: 1))
-    if asked.kind in (TIME, NUMBER) and any(v not in asked.search_form for v in type_values(asked.kind, text)):
-        score += weights.answer_type
-    if asks_cause(asked.search_form) and gives_cause(text):
-        score += weights.cause
-    if asked.requirement is not None and asked.requirement.search(text):
-        score += weights.requirement
-    return score
+    @property
+    def best(self) -> int:
+        return int(np.argmax(self.sentence_probabilities))
 
 
 def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector: np.ndarray, mode: str = "hybrid",
-                   limits: AnswerSettings = AnswerSettings(), weights: SentenceWeights = SentenceWeights(),
-                   article: Callable[[Hit], Sequence[Passage]] = lambda hit: (hit.passage,)) -> Answer:
-    """Quote the best passage that answers (looking a little past the first), plus close seconds and
-    any further answering passage whose best sentence is clearly better than the first quote's (about
-    the weight of restating most of the question: 「想把公司建成怎样的企业」 is answered by a later
-    paragraph's 「打造公司成为……的书香企业」). ``query_vector`` is the vector ``hits`` were searched with;
-    ``article`` gives the passages of a hit's article around it, in order (see :func:`answers`)."""
-    answering = [h for h in hits[:limits.look_ahead] if _answers_in_article(asked, h, limits, article(h))]
-    if not answering:
-        return Answer(asked.text, False, (), tuple(hits), asked.query, mode)
-    scored = pick_sentences(query_vector, asked, [h.passage for h in answering], embedder, weights)
-    tops = [max(sentences, key=lambda item: item[1]) for sentences in scored]
-    best = answering[0]
-    chosen = [0] + [i for i in range(1, len(answering))
-                    if _worth_quoting(answering[i], best, asked, limits)
-                    or tops[i][1] >= tops[0][1] + limits.clearly_better_sentence]
-    quotes = tuple(Quote(number, answering[i].passage, answering[i].score, answering[i].dense, answering[i].bm25,
-                         (tops[i][0],), answering[i].also)
-                   for number, i in enumerate(chosen[:limits.max_quotes], start=1))
-    return Answer(asked.text, True, quotes, tuple(hits), asked.query, mode)
+                   limits: AnswerSettings = AnswerSettings(),
+                   article: Callable[[Hit], Sequence[Passage]] = lambda hit: (hit.passage,),
+                   models: AnswerModels | None = None) -> Answer:
+    """Read the top ``limits.look_ahead`` passages; quote those the passage model says answer (best
+    first), each with its most likely sentence; lead with the short answer when the span model is
+    confident. ``query_vector`` is the vector ``hits`` were searched with; ``article`` gives the passages
+    of a hit's article around it, in order (its lead, and its text for the question's names)."""
+    models = models or AnswerModels.shipped()
+    if not asked.searchable:
+        return nothing_to_search(asked, mode)
+    read = _read(asked, list(hits[:limits.look_ahead]), embedder, query_vector, article, models)
+    order = quote_order([r.probability for r in read], models.passage.threshold, limits.max_quotes)
+    if not order:
+        return Answer(asked.text, False, (), tuple(hits), asked.query, mode, reason=NOT_FOUND)
+    quotes = tuple(Quote(number, r.hit.passage, r.hit.score, r.hit.dense, r.hit.bm25, (r.spans[r.best],), r.hit.also,
+                         r.probability)
+                   for number, r in enumerate((read[i] for i in order), start=1))
+    return Answer(asked.text, True, quotes, tuple(hits), asked.query, mode,
+                  short_answer=short_answer(asked, quotes[0], models.span))
 
 
-def _answers_in_article(asked: Question, hit: Hit, limits: AnswerSettings, article: Sequence[Passage]) -> bool:
-    """:func:`answers`, reading the hit's article: its lead (when the hit is a later paragraph) and its text."""
-    lead = next((p.text for p in article if p.paragraph == 1 and p.part <= 1), "") if hit.passage.paragraph > 1 else ""
-    return answers(asked, hit, limits, lead, "\n".join(p.text for p in article) if asked.names else "")
+def _read(asked: Question, hits: list[Hit], embedder, query_vector: np.ndarray,
+          article: Callable[[Hit], Sequence[Passage]], models: AnswerModels) -> list[_Read]:
+    """Sentence and passage probabilities of each hit (all sentences encoded in one batch)."""
+    if not hits:
+        return []
+    spans = [tuple(sentence_spans(h.passage.text)) or (Span(0, len(h.passage.text)),) for h in hits]
+    texts = [[h.passage.text[s.start:s.end] for s in ss] for h, ss in zip(hits, spans)]
+    similarity = embedder.encode_sentences([t for ts in texts for t in ts]) @ query_vector
+    best_dense, best_bm25 = max(h.dense for h in hits), max(h.bm25 for h in hits)
+    out, offset = [], 0
+    for rank, (hit, ss, ts) in enumerate(zip(hits, spans, texts)):
+        similarities = [float(v) for v in similarity[offset:offset + len(ts)]]
+        offset += len(ts)
+        rows = sentence_features(SentenceClues.of(asked, hit.passage.heading), ts, similarities)
+        lead, whole = _context(asked, hit, article)
+        row = passage_features(asked, hit.dense, best_dense, hit.bm25, best_bm25, rank, hit.passage.heading, lead,
+                               whole, hit.passage.text, max(similarities),
+                               float(rows[:, SENTENCE_FEATURES.index("characters")].max()))
+        probability = float(names_gate(row, models.passage.proba(row))[0])
+        out.append(_Read(hit, ss, models.sentence.proba(rows), probability))
+    return out
 
 
-def _worth_quoting(hit: Hit, best: Hit, asked: Question, limits: AnswerSettings) -> bool:
-    """A further passage is quoted when it is nearly as close to the question as the best one."""
-    return hit.dense >= best.dense - 0.01 and _share(asked.terms, normalise(hit.passage.text)) >= limits.min_coverage
+def _context(asked: Question, hit: Hit, article: Callable[[Hit], Sequence[Passage]]) -> tuple[str, str]:
+    """The hit's article lead (when the hit is a later paragraph) and, when the question names something
+    jieba does not know, the article's text (the name may stand in another paragraph)."""
+    if hit.passage.paragraph <= 1 and not asked.names:
+        return "", ""
+    passages = article(hit)
+    lead = next((p.text for p in passages if p.paragraph == 1 and p.part <= 1), "") if hit.passage.paragraph > 1 else ""
+    return lead, "\n".join(p.text for p in passages) if asked.names else ""
+
+
+def short_answer(asked: Question, quote: Quote, model: LinearModel) -> ShortAnswer | None:
+    """The best candidate span of the quote's highlighted sentence, when the span model is confident."""
+    sentence_span = quote.highlights[0]
+    sentence = quote.passage.text[sentence_span.start:sentence_span.end]
+    found = candidates(sentence, asked)
+    if not found:
+        return None
+    probabilities = model.proba(span_features(asked, sentence, found))
+    best = int(np.argmax(probabilities))
+    if probabilities[best] < model.threshold:
+        return None
+    span = found[best]
+    start, end = sentence_span.start + span.start, sentence_span.start + span.end
+    return ShortAnswer(quote.passage.text[start:end], Span(start, end), float(probabilities[best]))

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .settings import DENSE_KINDS, MODES, PRECISIONS, Settings, SettingsError
+
 DEFAULT_INDEX = "embeddings/sample"
 MAX_LINE_BYTES = 16 * 1024  # a question is at most 2,000 characters; a longer line is refused unread
 
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
     encoder = argparse.ArgumentParser(add_help=False)
-    encoder.add_argument("--precision", choices=("int8", "fp32"), default=None,
+    encoder.add_argument("--precision", choices=PRECISIONS, default=None,
                          help="encoder precision: int8 (fast, the default for new indexes) or fp32 (the reference); "
                               "an existing index is used at the precision it was built with unless this asks otherwise")
     where = argparse.ArgumentParser(add_help=False)
@@ -31,22 +33,27 @@ def _parser() -> argparse.ArgumentParser:
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--since", default=None, metavar="DATE", help="only articles dated on or after DATE (2024-01-12, 2024-01, 2024)")
     dated.add_argument("--until", default=None, metavar="DATE", help="only articles dated on or before DATE")
+    dated.add_argument("--as-of", default=None, metavar="DATE", dest="as_of",
+                       help="the date time words (今年, 去年, 上个月 …) are read against (default: today)")
 
     index = commands.add_parser("index", parents=[encoder, where],
-                                help="add or update files/folders (.txt, .md, .jsonl, .pdf, .html, .docx) in an index")
+                                help="add or update files/folders (.txt, .md, .jsonl, .pdf, .html, .docx; scans .jpg .png .tif by OCR) in an index")
     index.add_argument("paths", nargs="+", metavar="PATH")
     index.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: multilingual-e5-small)")
-    index.add_argument("--dense", default=None, choices=("auto", "flat", "hnsw"), help="FAISS index type (default auto: exact below 200k passages)")
+    index.add_argument("--dense", default=None, choices=DENSE_KINDS,
+                       help=f"FAISS index type (default {Settings().index.dense}: exact below "
+                            f"{Settings().index.hnsw_threshold:,} passages)")
     index.add_argument("--force", action="store_true", help="re-read files even when unchanged")
     index.add_argument("--max-file-mb", type=float, default=None, metavar="MB",
-                       help="refuse files larger than this (default 10, or $QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
+                       help=f"refuse files larger than this (default {Settings.max_file_mb:g}, or "
+                            f"$QA_ASSISTANT_MAX_FILE_MB; 0 = no limit)")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ask = commands.add_parser("ask", parents=[encoder, where, dated], help="answer a question (or one per line from stdin)")
     ask.add_argument("question", nargs="?", help="the question; without it, questions are read from stdin, one per line")
     ask.add_argument("--model", default=None, help="must match the model that built the index")
-    ask.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
-    ask.add_argument("--mode", default=None, choices=("hybrid", "dense", "bm25"), help="retrieval mode (default hybrid)")
+    ask.add_argument("-k", type=int, default=None, help=f"passages to retrieve (default {Settings.k})")
+    ask.add_argument("--mode", default=None, choices=MODES, help=f"retrieval mode (default {Settings.mode})")
     ask.add_argument("--json", action="store_true", help="print JSON (one object per line for stdin questions)")
 
     info = commands.add_parser("info", parents=[where], help="describe an index")
@@ -57,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[encoder, where, dated], help="measure retrieval and answers on a JSONL test set")
     evaluate.add_argument("testset", metavar="TESTSET")
-    evaluate.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25", "all"))
+    evaluate.add_argument("--mode", default=Settings.mode, choices=MODES + ("all",))
     evaluate.add_argument("-k", type=int, nargs="+", default=[1, 3, 5, 10], help="cut-offs (default 1 3 5 10)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--misses", type=int, default=10, help="misses to list per mode (default 10)")
@@ -89,15 +96,19 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
-    from .render import answer_json, markdown
     from .question import DateRange
+    from .when import parse_as_of
+    from .render import answer_json, markdown
+    from .updates import RemovalError
 
     changes = settings_changes(args)
     args.index = Assistant.locate(args.index, os.environ)  # a Milvus URI gets its token from QA_ASSISTANT_MILVUS_TOKEN
     if args.command == "index":
-        Assistant.input_files(args.paths)  # a missing or unsupported path fails now, before the model loads
         if args.dense:
             changes["dense"] = args.dense
+        # a missing, unsupported or (for a new index, whose limits are known now) oversized file fails before
+        # the model loads; an existing index's own limit is checked before its model loads too
+        Assistant.input_files(args.paths, None if Assistant.exists(args.index) else Settings().replace(**changes))
         assistant = Assistant.open(args.index, create=True, lazy_model=True, **changes)
         report = assistant.index(args.paths, progress=not args.no_progress, force=args.force)
         skipped = f", {report.files_skipped} skipped" if report.files_skipped else ""
@@ -114,17 +125,19 @@ def _run(args: argparse.Namespace) -> int:
         assistant = Assistant.open(args.index, lazy_model=True)
         removed = assistant.remove(args.keys)
         if not removed:
-            raise LookupError(f"nothing in {args.index} matches {' '.join(args.keys)}")
+            raise RemovalError(f"nothing in {args.index} matches {' '.join(args.keys)}")
         print(f"{args.index}: removed {removed} passages, {len(assistant.passages)} left")
         return 0
     if args.command == "ask":
         DateRange.of(args.since, args.until)  # a bad date fails now, before the model loads
-        assistant = Assistant.open(args.index, **changes)
+        parse_as_of(args.as_of)
+        assistant = Assistant.open(args.index, lazy_model=True, **changes)  # a bad question fails before it loads
         if args.question is not None:
-            answer = assistant.ask(args.question, since=args.since, until=args.until)
+            answer = assistant.ask(args.question, since=args.since, until=args.until, as_of=args.as_of)
             print(json.dumps(answer_json(answer), ensure_ascii=False, indent=1) if args.json else markdown(answer))
             return 0
-        return _ask_each_line(assistant, sys.stdin.buffer, args.json, {"since": args.since, "until": args.until})
+        return _ask_each_line(assistant, sys.stdin.buffer, args.json,
+                              {"since": args.since, "until": args.until, "as_of": args.as_of})
     if args.command == "eval":
         return _evaluate(args, changes)
     if args.command == "serve":
@@ -173,7 +186,7 @@ def _ask_each_line(assistant, stream, as_json: bool, dates: dict) -> int:
             if not question:
                 raise QuestionError("empty line: no question")
             answer = assistant.ask(question, **dates)
-        except (QuestionError, ValueError) as error:
+        except QuestionError as error:
             failed += 1
             print(json.dumps({"line": number, "error": str(error)}, ensure_ascii=False) if as_json
                   else f"[{number}] error: {error}", flush=True)
@@ -189,13 +202,13 @@ def _evaluate(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     """``qa-assistant eval TESTSET --index DIR --mode hybrid|dense|bm25|all -k 1 3 5 10 [--json] [--misses N]``."""
     from .assistant import Assistant
     from .question import DateRange
-    from .evaluation import MODES, Evaluator, format_misses, format_table, load_testset
+    from .evaluation import Evaluator, format_misses, format_table, load_testset
 
     testset = load_testset(args.testset)  # before the model loads: a bad line fails fast
     DateRange.of(args.since, args.until)
     ks = tuple(sorted(set(args.k)))
     if not ks or ks[0] < 1:
-        raise ValueError("cut-offs (-k) must be positive integers")
+        raise SettingsError("cut-offs (-k) must be positive integers")
     assistant = Assistant.open(args.index, **changes)
     modes = MODES if args.mode == "all" else (args.mode,)
     evaluator = Evaluator(testset, ks=ks, progress=not args.json and sys.stderr.isatty(), since=args.since,

@@ -16,7 +16,8 @@ import unicodedata
 from pathlib import Path
 
 from .ingest import IngestError, supported_suffixes
-from .store import MANIFEST, IndexLoadError, IndexLockedError, read_manifest, sha256_file, write_lock
+from .identity import sha256_file
+from .store import MANIFEST, IndexLoadError, IndexLockedError, read_manifest, write_lock
 from .store.files import ORIGINALS, ORIGINALS_MARK, fsync_dir, fsync_write, is_originals_folder
 
 log = logging.getLogger(__name__)
@@ -35,16 +36,23 @@ def uploaded_name(name: str) -> str:
     return unicodedata.normalize("NFC", re.split(r"[\\/]", str(name))[-1])
 
 
+def name_suffix(name: str) -> str:
+    """The suffix a stored name keeps: what follows the last dot of the uploaded name, in lower case
+    ("" without a dot; ``.txt`` alone is a suffix with an empty name)."""
+    _, dot, suffix = uploaded_name(name).strip().rpartition(".")
+    return "." + suffix.lower() if dot else ""
+
+
 def safe_name(name: str) -> str:
     """A name that stays inside the originals folder: the last path part only, NFC, no control or shell
     characters, no leading dot or dash, a supported suffix in lower case, at most MAX_NAME_CHARS characters
     (and MAX_NAME_BYTES bytes). Different names can give the same safe name: see :func:`stored_name`."""
     base = uploaded_name(name).strip()
-    stem, dot, suffix = base.rpartition(".")
-    stem, suffix = (stem, "." + suffix.lower()) if dot else (base, "")
+    suffix = name_suffix(name)
     if suffix not in supported_suffixes():
-        raise IngestError(base or "(no name)", f"不支持的文件类型（{suffix or '没有扩展名'}）；支持："
-                                               f"{'、'.join(supported_suffixes())}")
+        raise IngestError(base or "(no name)", f"unsupported kind of file ({suffix or 'no suffix'}); "
+                                               f"supported: {', '.join(supported_suffixes())}")
+    stem = base.rpartition(".")[0] if suffix else base
     stem = re.sub(r"_{2,}", "_", _UNSAFE.sub("_", stem)).strip(" ._-")
     return (_cut(stem, 0, suffix).rstrip(" .") or "upload") + suffix
 

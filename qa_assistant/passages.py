@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Sequence
 
 from .ingest import Article
+from .settings import IndexSettings
 from .text import Span, sentence_spans
 
 Fits = Callable[[str, str], bool]  # (heading, text) -> does it fit the encoder window?
@@ -48,18 +49,18 @@ class Passage:
         return cls(**record)
 
 
-HEADING_CONTEXT_CHARS = 100  # a headline longer than this (a scraped title holding the whole text) is cut
+HEADING_CHARS = IndexSettings.heading_chars  # the default budget (an index records its own in its settings)
 
 
-def context_heading(heading: str) -> str:
-    """The headline as context for a paragraph, within a fixed budget, so a passage is never cut
-    smaller than its sentences to make room for its heading."""
-    return heading if len(heading) <= HEADING_CONTEXT_CHARS else heading[:HEADING_CONTEXT_CHARS] + "…"
+def context_heading(heading: str, budget: int = HEADING_CHARS) -> str:
+    """The headline as context for a paragraph, cut at ``budget`` characters, so a passage is never cut
+    smaller than its sentences to make room for its heading (a scraped title can hold the whole text)."""
+    return heading if len(heading) <= budget else heading[:budget] + "…"
 
 
-def embedding_text(heading: str, text: str) -> str:
+def embedding_text(heading: str, text: str, budget: int = HEADING_CHARS) -> str:
     """What the encoder sees for a passage: the headline (within its budget) as context, then the paragraph."""
-    heading = context_heading(heading)
+    heading = context_heading(heading, budget)
     return f"{heading}\n{text}" if heading else text
 
 
@@ -150,8 +151,8 @@ def make_passages(articles: Iterable[Article], fits: Fits) -> list[Passage]:
     return [p for article in articles for p in article_passages(article, fits)]
 
 
-def token_window(tokenizer, max_tokens: int, prompt: str = "passage: ") -> Fits:
-    """The real window: the encoder input (prompt + heading + paragraph + special tokens)
+def token_window(tokenizer, max_tokens: int, prompt: str = "passage: ", budget: int = HEADING_CHARS) -> Fits:
+    """The real window: the encoder input (prompt + heading within ``budget`` + paragraph + special tokens)
     must not exceed ``max_tokens``, so the encoder sees every character of the passage."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
 
@@ -161,7 +162,7 @@ def token_window(tokenizer, max_tokens: int, prompt: str = "passage: ") -> Fits:
         return len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
 
     def fits(heading: str, text: str) -> bool:
-        return count(prompt + embedding_text(heading, text)) <= max_tokens
+        return count(prompt + embedding_text(heading, text, budget)) <= max_tokens
     return fits
 
 

@@ -80,6 +80,13 @@ class Question:
     requirement: re.Pattern | None  # what a passage must contain to answer at all
     history: tuple[str, ...] = ()
     names: tuple[str, ...] = ()  # names of its own that jieba does not know (see text.unfamiliar_names)
+    own_terms: tuple[str, ...] = ()  # the content words of the question itself (a follow-up's, without the history)
+
+    @property
+    def searchable(self) -> bool:
+        """Does the question hold anything to search: a letter, digit or Chinese character (not only
+        punctuation, emoji or spaces)?"""
+        return WORD_CHAR.search(self.text) is not None
 
 
 def analyse(text: str, history: Sequence[str] | None = None, settings: Settings | None = None) -> Question:
@@ -88,7 +95,7 @@ def analyse(text: str, history: Sequence[str] | None = None, settings: Settings 
     settings = settings or Settings()
     text = check_text(text, settings.max_question_chars)
     earlier = check_history(history, settings)
-    tokens = tuple(search_tokens(text))
+    tokens = own = tuple(search_tokens(text))
     query = text
     if earlier and _leans_on_conversation(text, tokens):
         query = f"{earlier[-1]} {text}"
@@ -101,7 +108,7 @@ def analyse(text: str, history: Sequence[str] | None = None, settings: Settings 
         terms=tuple(dict.fromkeys(tokens)), characters=tuple(dict.fromkeys(c for c in usable if c != " ")),
         bigrams=tuple(dict.fromkeys(a + b for a, b in zip(usable, usable[1:]) if a != " " and b != " ")),
         cjk=has_cjk(normalised), kind=question_type(normalised), requirement=answer_requirement(normalised),
-        history=tuple(earlier), names=unfamiliar_names(text))
+        history=tuple(earlier), names=unfamiliar_names(text), own_terms=tuple(dict.fromkeys(own)))
 
 
 def _leans_on_conversation(text: str, tokens: Sequence[str]) -> bool:

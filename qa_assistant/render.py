@@ -1,7 +1,7 @@
 """Rendering, in one place: an :class:`~qa_assistant.answer.Answer` as Markdown (terminal and chat),
 as the chat page's HTML (quotes plus every retrieved passage with its scores), as the JSON of
-``qa-assistant ask --json`` and the page's API, and the archive tab's reports, table and source view.
-Corpus and user text are escaped here and only here."""
+``qa-assistant ask --json`` and the page's API, and the archive tab's results, refusals, reports, table and
+source view. Corpus and user text are escaped here and only here."""
 from __future__ import annotations
 
 import html
@@ -9,16 +9,64 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .answer import Answer, Quote
+from .answer import NOT_IN_PERIOD, NOTHING_TO_SEARCH, Answer, Quote, ShortAnswer
+from .ingest import supported_suffixes
 from .retrieve import Hit
+from .store.errors import IndexLockedError
+from .uploads import RequestError
 
 NOT_FOUND = "未找到"
 MODE_LABELS = {"hybrid": "混合（语义 + 关键词）", "dense": "语义向量", "bm25": "关键词 BM25"}
 
 
 def markdown(answer: Answer) -> str:
-    """The reply: a one-line answer, then each quote with its citation; 「未找到」 when nothing answers."""
-    return quotes_markdown(answer.quotes) if answer.found else not_found_reply(answer.question)
+    """The reply: a one-line answer (the short answer when there is one), then each quote with its
+    citation; 「未找到」 when nothing answers, a plain word when there was nothing to search."""
+    if answer.found and answer.several:
+        return several_markdown(answer)
+    if answer.found:
+        return period_note(answer) + quotes_markdown(answer.quotes, answer.short_answer) + undated_note(answer)
+    if answer.reason == NOTHING_TO_SEARCH:
+        return nothing_to_search_reply()
+    if answer.reason == NOT_IN_PERIOD:
+        return not_in_period_markdown(answer)
+    return not_found_reply(answer.question)
+
+
+def _period_text(period) -> str:
+    return f"「{escape_markdown(period.words)}」（{period.since} 至 {period.until}）"
+
+
+def period_note(answer: Answer) -> str:
+    """A line that says which period the answer keeps to, when the question named one."""
+    return f"*按{_period_text(answer.period)}的报道回答*\n\n" if answer.period is not None else ""
+
+
+def undated_note(answer: Answer) -> str:
+    if not answer.undated:
+        return ""
+    titles = "、".join(dict.fromkeys(f"《{escape_markdown(p.title)}》" for p in answer.undated))
+    return f"\n另有未注明日期的报道也可能相关：{titles}\n"
+
+
+def several_markdown(answer: Answer) -> str:
+    """Several stories answer differently: one line per story with its date, newest first, then the quotes."""
+    lines = [f"资料中有 {len(answer.quotes)} 篇报道分别给出了不同的答案（按时间从新到旧）：", ""]
+    for quote in answer.quotes:
+        sentence = quote.highlight_texts[0] if quote.highlights else quote.passage.text
+        lines.append(f"- **{quote.passage.date or '未注明日期'}**《{escape_markdown(quote.passage.title)}》："
+                     f"{escape_markdown(sentence)} [{quote.number}]")
+    return "\n".join(lines) + "\n\n" + quotes_markdown(answer.quotes, head=False)
+
+
+def not_in_period_markdown(answer: Answer) -> str:
+    """Nothing in the period asked: say so, then what the archive holds nearest in time."""
+    head = f"**{NOT_FOUND}**：资料库里没有{_period_text(answer.period)}的相关报道。"
+    if not answer.quotes:
+        return head + "\n"
+    first = answer.quotes[0]
+    return (head + f"时间最接近的是 {first.passage.date or '未注明日期'} 的报道：\n\n"
+            + quotes_markdown(answer.quotes, head=False))
 
 
 def answer_json(answer: Answer) -> dict:
@@ -40,14 +88,27 @@ def answer_json(answer: Answer) -> dict:
             "highlights": [hit.passage.text[s.start:s.end] for s in spans],
             "highlight_spans": [[s.start, s.end] for s in spans],
         })
+    short = answer.short_answer
     return {"question": answer.question, "found": answer.found, "answer": markdown(answer),
-            "sentence": answer.sentence, "query": answer.query, "mode": answer.mode, "passages": passages}
+            "short_answer": short.text if short else "",
+            "short_answer_span": [short.span.start, short.span.end] if short else None,
+            "sentence": answer.sentence, "query": answer.query, "mode": answer.mode,
+            "refused": answer.reason, "probability": round(answer.quotes[0].probability, 4) if answer.quotes else None,
+            "several": answer.several,
+            "period": ({"words": answer.period.words, "since": answer.period.since, "until": answer.period.until}
+                       if answer.period is not None else None),
+            "undated": [{"id": p.id, "title": p.title, "source": p.source} for p in answer.undated],
+            "passages": passages}
 
 
 def _citation(hit: Hit) -> str:
     if not hit.also:
         return hit.passage.citation
     return hit.passage.citation + "（另见：" + "、".join(f"{Path(p.source).name} {p.citation}" for p in hit.also) + "）"
+
+
+def nothing_to_search_reply() -> str:
+    return f"**{NOT_FOUND}**：问题里没有可以查找的文字（只有标点、表情或空格），请用文字提问。\n"
 
 
 def not_found_reply(question: str) -> str:
@@ -61,16 +122,25 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", text)
 
 
-def quotes_markdown(quotes: Sequence[Quote]) -> str:
-    """One-line answer (the answering sentence, cited), then each quote with its sentence in bold
-    (an HTML <strong>: Markdown's ** cannot close between CJK punctuation and a letter)."""
+def quotes_markdown(quotes: Sequence[Quote], short: ShortAnswer | None = None, head: bool = True) -> str:
+    """One-line answer (the short answer when there is one, else the answering sentence; cited), then each
+    quote with its sentence in bold and the short answer marked inside it (HTML <strong>/<mark>:
+    Markdown's ** cannot close between CJK punctuation and a letter)."""
     first = quotes[0]
-    lines = [f"**答：** {escape_markdown(first.highlight_texts[0]) if first.highlights else ''} [{first.number}]", ""]
+    if short is not None:
+        line = f"**答：{escape_markdown(short.text)}** [{first.number}]"
+    else:
+        line = f"**答：** {escape_markdown(first.highlight_texts[0]) if first.highlights else ''} [{first.number}]"
+    lines = [line, ""] if head else []
     for quote in quotes:
         text, pieces, cursor = quote.passage.text, [], 0
         for span in quote.highlights:
             pieces.append(escape_markdown(text[cursor:span.start]))
-            pieces.append(f"<strong>{escape_markdown(text[span.start:span.end])}</strong>")  # ** does not close before CJK
+            inner = escape_markdown(text[span.start:span.end])
+            if short is not None and quote is first and span.start <= short.span.start < short.span.end <= span.end:
+                inner = (escape_markdown(text[span.start:short.span.start]) + "<mark>"
+                         + escape_markdown(short.text) + "</mark>" + escape_markdown(text[short.span.end:span.end]))
+            pieces.append(f"<strong>{inner}</strong>")  # ** does not close before CJK
             cursor = span.end
         pieces.append(escape_markdown(text[cursor:]))
         lines.append("> " + "".join(pieces))
@@ -138,6 +208,57 @@ def reply_html(answer: Answer, k: int, seconds: float | None = None) -> str:
 SOURCE_COLUMNS = ["文件", "文章", "段落", "日期范围", "收录时间"]
 MAX_VIEW_ARTICLES = 100  # articles of one source shown at once
 MAX_VIEW_CHARS = 200_000  # text of one source shown at once
+
+
+UPLOADED = {  # an upload's result per file, by status (error: by reason), in the page's words
+    "added": "已加入：{articles} 篇文章、{passages} 个段落",
+    "replaced": "已替换旧版本：现有 {articles} 篇文章、{passages} 个段落（新增 {passages_added} 个段落，去掉 {passages_removed} 个）",
+    "unchanged": "未改变：资料库已收录内容相同的文件 {same}",
+    "too_large": "未加入：文件超过每个文件 {detail} 的上限，请拆分后再上传",
+    "unsupported": "未加入：不支持的文件类型（{detail}）；支持：{supported}",
+    "empty": "未加入：空文件：没有文字",
+    "failed": "未加入：{detail}",
+}
+REFUSED = {  # a request of the archive tab that cannot be done (uploads.RequestError), by reason
+    "upload_needs_folder": "上传需要索引文件夹（原件保存在其中）；内存中的或 Milvus 资料库不能上传文件",
+    "remove_needs_folder": "在页面上删除需要索引文件夹；Milvus 资料库请用命令行 qa-assistant remove 删除",
+    "no_files": "没有收到文件：请选择要加入资料库的文件。",
+    "too_many_files": "一次最多上传 {most} 个文件（收到 {given} 个），请分批上传。",
+    "upload_too_large": "一次上传的文件合计最多 {most:g} MB（收到 {given:.1f} MB），请分批上传。",
+    "ambiguous_source": "有 {count} 个来源都叫 {key}，请给出完整路径：{named}",
+    "no_source": "资料库里没有来源 {key}",
+    "nothing_matches": "资料库里没有 {named}",
+    "key_count": "请给出 1 到 {most} 个要删除的来源或文章编号（收到 {given} 个）",
+    "bad_key": "来源或文章编号必须是 1 到 {most} 个字符的文字（收到 {given!r}）",
+    "bad_filter": "筛选文字最多 {most} 个字符",
+}
+
+
+def upload_message(result: dict) -> str:
+    """What an upload did with one file (an ``uploads.FileResult`` as a dict), in plain words."""
+    values = {**result, "same": Path(result.get("source") or "").name, "supported": "、".join(supported_suffixes())}
+    if result.get("reason") == "unsupported":
+        values["detail"] = result.get("detail") or "没有扩展名"
+    return UPLOADED[result["reason"] if result["status"] == "error" else result["status"]].format(**values)
+
+
+def upload_result(result: dict) -> dict:
+    """An upload's result for one file as the ``/upload`` endpoint returns it: the figures and the message."""
+    keep = ("file", "status", "stored_as", "source", "articles", "passages", "passages_added", "passages_removed")
+    return {"file": result["file"], "status": result["status"], "message": upload_message(result),
+            **{k: result[k] for k in keep[2:]}}
+
+
+def refusal_text(error: Exception) -> str:
+    """Why the archive tab cannot do what was asked, in the page's words: a request error by its reason, a
+    busy index, else the error's own line."""
+    if isinstance(error, RequestError):
+        values = dict(error.values)
+        values.setdefault("named", "、".join(values.get("sources") or values.get("keys") or ()))
+        return REFUSED[error.reason].format(**values)
+    if isinstance(error, IndexLockedError):
+        return f"资料库正在被写入，请等写入完成后再试（{error}）"
+    return str(error)
 
 
 def upload_report(results: Sequence[dict]) -> str:

@@ -14,12 +14,12 @@ from .answer_type import type_matches
 from .fusion import DEFAULT_FUSION, ZScoreFusion
 from .passages import Passage
 from .question import DateRange, Question
+from .settings import MODES, Settings, SettingsError
 from .store.base import SearchData
 from .store.errors import IndexLoadError
 from .text import normalise
 from .threads import FEW_QUESTIONS, faiss_threads
 
-MODES = ("hybrid", "dense", "bm25")
 ARTICLE_REACH = 64  # rows looked at either side of a hit for the rest of its article (its passages are consecutive)
 
 
@@ -53,25 +53,24 @@ class HybridSearcher:
     def __init__(self, data: SearchData, embedder, fusion: ZScoreFusion | None = None):
         self.data, self.embedder = data, embedder
         self.fusion = DEFAULT_FUSION if fusion is None else fusion  # a fusion.py strategy
-        self._dated: dict[DateRange, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.data.passages)
 
-    def search(self, question: Question, k: int = 5, mode: str = "hybrid", vector: np.ndarray | None = None,
-               dates: DateRange | None = None) -> list[Hit]:
+    def search(self, question: Question, k: int = Settings.k, mode: str = Settings.mode,
+               vector: np.ndarray | None = None, dates: DateRange | None = None) -> list[Hit]:
         return self.batch_search([question], k=k, mode=mode, vectors=None if vector is None else vector[None, :],
                                  dates=dates)[0]
 
-    def batch_search(self, questions: Sequence[Question], k: int = 5, mode: str = "hybrid",
+    def batch_search(self, questions: Sequence[Question], k: int = Settings.k, mode: str = Settings.mode,
                      vectors: np.ndarray | None = None, dates: DateRange | None = None) -> list[list[Hit]]:
         """``vectors``: the questions' vectors when the caller has them already (see :meth:`query_vectors`);
         ``dates``: only passages of articles dated in that range are searched (the filter comes first)."""
         if mode not in MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r} (use one of: {', '.join(MODES)})")
+            raise SettingsError(f"mode: unknown retrieval mode {mode!r} (use one of: {', '.join(MODES)})")
         if not questions:
             return []
-        allowed = None if dates is None else self._rows_dated(dates)
+        allowed = None if dates is None else self.data.rows_dated(dates)
         n = len(self) if allowed is None else len(allowed)
         if n == 0 or k <= 0:
             return [[] for _ in questions]
@@ -84,16 +83,6 @@ class HybridSearcher:
         for question, vector, scores, rows in zip(questions, vectors, dense_scores, dense_rows):
             results.append(self._rank(question, vector, scores, rows, k, mode, allowed))
         return results
-
-    def _rows_dated(self, dates: DateRange) -> np.ndarray:
-        """Rows of passages whose article is dated within ``dates`` (cached: one pass over the passages per range)."""
-        cached = self._dated.get(dates)
-        if cached is None and hasattr(self.data, "rows_dated"):  # a store that filters by date itself (Milvus)
-            cached = self.data.rows_dated(dates)
-        if cached is None:
-            cached = np.fromiter((row for row, p in enumerate(self.data.passages) if dates.contains(p.date)), np.int64)
-            self._dated = {**dict(list(self._dated.items())[-31:]), dates: cached}
-        return cached
 
     def query_vectors(self, questions: Sequence[Question]) -> np.ndarray:
         return self.embedder.encode_queries([q.normalised for q in questions])
@@ -149,8 +138,7 @@ class HybridSearcher:
         names the article holds)."""
         passages, passage = self.data.passages, hit.passage
         earliest, latest = max(hit.row - ARTICLE_REACH, 0), hit.row + ARTICLE_REACH
-        if hasattr(passages, "hint"):  # a store that fetches rows (Milvus): one query for the stretch
-            passages.hint(range(earliest, latest + 1))
+        self.data.hint(range(earliest, latest + 1))  # a store that fetches rows (Milvus): one query for the stretch
 
         def same_article(row: int) -> Passage | None:
             try:

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from .fusion import DEFAULT_FUSION
+from .identity import PRECISIONS
 
-PRECISIONS = ("fp32", "int8")
-MODES = ("hybrid", "dense", "bm25")
+MODES = ("hybrid", "dense", "bm25")  # retrieval modes, the default first
+DENSE_KINDS = ("auto", "flat", "hnsw")  # dense index types; auto: flat below hnsw_threshold passages, HNSW from there
+DEFAULT_CONCURRENCY = 4  # answers the chat page computes at once (also when the settings say 0)
 ENVIRONMENT = {  # variable → settings field; read by Settings.from_env at the edge (CLI, serve), never written
     "QA_ASSISTANT_PRECISION": "precision",
     "QA_ASSISTANT_THREADS": "threads",
@@ -29,45 +31,23 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """When a passage answers, and how many are quoted. Thresholds are on the top passages: cosine of
-    question and passage, and the share of the question's content words found in it (measured on the
-    sample page and CMRC 2018; see notebooks/)."""
-    min_cosine: float = 0.84
-    min_cosine_crosslingual: float = 0.74  # an English question scores lower against Chinese text
-    strong_cosine: float = 0.93  # close enough to answer whatever the wording
-    min_coverage: float = 0.45
-    min_coverage_required_met: float = 0.35  # the passage holds what the question specifically asks for
-    look_ahead: int = 3  # the first passage that answers among the top three is quoted first
+    """How many retrieved passages the answer step reads and how many it quotes. Whether a passage
+    answers, which sentence and which short answer are fitted models (answer.py, learn/fit_answer.py)."""
+    look_ahead: int = 3  # the passages read: the answer is among the top three
     max_quotes: int = 3
-    # a further answering passage is quoted when its best sentence scores this much above the first quote's
-    clearly_better_sentence: float = 1.0
-
-
-@dataclass(frozen=True)
-class SentenceWeights:
-    """How much each clue counts when picking the answering sentence of a passage. Fitted as a listwise
-    softmax over the sentences of the right passage on CMRC 2018 trial questions, and rounded: weights
-    fitted on half the articles pick the answering sentence of the other half 84–87 % of the time, as
-    often as weights fitted on all. Checked on the sample page's questions (see notebooks/)."""
-    similarity: float = 1.0   # cosine of question and sentence
-    words: float = 1.5        # share of the question's words, those of the headline left out
-    characters: float = 1.7   # share of the question's characters, headline characters left out
-    bigrams: float = 1.4      # share of the question's character bigrams, headline bigrams left out
-    answer_type: float = 0.4  # a time/number question, and the sentence holds a time/number the question does not
-    cause: float = 0.45       # a why-question, and the sentence states a cause (因为, 由于, 得名…)
-    requirement: float = 0.2  # the sentence holds what the question requires (a number with its unit, …)
 
 
 @dataclass(frozen=True)
 class IndexSettings:
     """How the dense and sparse indexes are built (recorded with the index)."""
-    dense: str = "auto"  # auto: exact (flat) below hnsw_threshold passages, HNSW from there
+    dense: str = "auto"  # one of DENSE_KINDS
     hnsw_threshold: int = 200_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    heading_chars: int = 100  # the headline given as context to the encoder and BM25, cut at this many characters
 
 
 @dataclass(frozen=True)
@@ -81,13 +61,12 @@ class Settings:
     mode: str = "hybrid"
     fusion: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_FUSION.to_dict())  # strategy and parameters
     answer: AnswerSettings = field(default_factory=AnswerSettings)
-    sentences: SentenceWeights = field(default_factory=SentenceWeights)
     index: IndexSettings = field(default_factory=IndexSettings)
     max_file_mb: float = 10.0  # per input file; 0 = no limit
     max_question_chars: int = 2000
     max_history_items: int = 100
     max_k: int = 50
-    concurrency: int = 4  # answers the chat page computes at once
+    concurrency: int = DEFAULT_CONCURRENCY  # answers the chat page computes at once; 0 = the default
     max_upload_files: int = 50  # files per upload on the page's archive tab (each within max_file_mb); 0 = no limit
     max_upload_mb: float = 100.0  # all files of one upload together; 0 = no limit
 
@@ -96,8 +75,10 @@ class Settings:
             raise SettingsError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.mode not in MODES:
             raise SettingsError(f"mode: {self.mode!r} is not one of {', '.join(MODES)}")
-        if self.index.dense not in ("auto", "flat", "hnsw"):
-            raise SettingsError(f"index.dense: {self.index.dense!r} is not one of auto, flat, hnsw")
+        if self.index.dense not in DENSE_KINDS:
+            raise SettingsError(f"index.dense: {self.index.dense!r} is not one of {', '.join(DENSE_KINDS)}")
+        if self.index.heading_chars < 1:
+            raise SettingsError(f"index.heading_chars: must be 1 or more, not {self.index.heading_chars!r}")
         for name in ("threads", "concurrency", "max_question_chars", "max_history_items", "max_k", "max_upload_files",
                      "max_upload_mb"):
             if getattr(self, name) < 0:
@@ -118,6 +99,11 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     @property
+    def answers_at_once(self) -> int:
+        """How many answers the chat page computes at once (``concurrency``; 0 is the default)."""
+        return self.concurrency or DEFAULT_CONCURRENCY
+
+    @property
     def max_file_bytes(self) -> int | None:
         return None if self.max_file_mb == 0 else int(self.max_file_mb * (1 << 20))
 
@@ -133,7 +119,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
         """Settings from a manifest (unknown keys, e.g. of a newer version, are ignored; missing ones default)."""
-        nested = {"answer": AnswerSettings, "sentences": SentenceWeights, "index": IndexSettings}
+        nested = {"answer": AnswerSettings, "index": IndexSettings}
         values: dict[str, Any] = {}
         for item in fields(cls):
             if item.name not in data:

@@ -109,6 +109,9 @@ def _jieba():
     return jieba
 
 
+SEARCH_TOKENIZER = "jieba-search+opencc-t2s"  # what an index records of search_tokens; rename it when the tokens change
+
+
 def search_tokens(text: str, drop_stopwords: bool = True) -> list[str]:
     """BM25 tokens: jieba's search-mode words (long words plus their sub-words) of the normalised
     text, without punctuation and, by default, without stop and question words."""

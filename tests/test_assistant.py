@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_assistant import AnswerSettings, Assistant, ModelMismatchError, QuestionError, SentenceWeights, Settings
+from qa_assistant import AnswerSettings, Assistant, ModelMismatchError, QuestionError, Settings
 from qa_assistant.render import answer_json, markdown
 
 pytestmark = pytest.mark.e2e
@@ -113,13 +113,13 @@ def test_an_index_keeps_the_precision_it_was_built_with(tmp_path):
 
 
 def test_a_new_index_records_its_settings_and_is_loaded_with_them(sample_page, tmp_path):
-    settings = Settings(answer=AnswerSettings(max_quotes=1), sentences=SentenceWeights(cause=0.5))
+    settings = Settings(answer=AnswerSettings(max_quotes=1, look_ahead=4))
     Assistant.build([sample_page], tmp_path / "idx", settings=settings)
     recorded = json.loads((tmp_path / "idx" / "manifest.json").read_text())["settings"]
-    assert recorded["answer"]["max_quotes"] == 1 and recorded["sentences"]["cause"] == 0.5
+    assert recorded["answer"] == {"max_quotes": 1, "look_ahead": 4}
     assert recorded["fusion"]["name"] and "threads" not in recorded  # the machine's own settings are not kept
     loaded = Assistant.open(tmp_path / "idx")
-    assert loaded.settings.answer.max_quotes == 1 and loaded.settings.sentences.cause == 0.5
+    assert loaded.settings.answer.max_quotes == 1 and loaded.settings.answer.look_ahead == 4
     assert len(loaded.ask("建工装饰集团想把公司建成一个怎样风气的企业？").quotes) == 1
     assert Assistant.open(tmp_path / "idx", answer=AnswerSettings(max_quotes=3)).settings.answer.max_quotes == 3
 
@@ -176,3 +176,20 @@ def test_a_question_about_a_town_the_archive_does_not_hold_is_not_answered_with_
     assert follow.found and "29岁" in follow.quotes[0].passage.text
     elsewhere = assistant.ask("阿雷亚萨堡持刀袭击事件造成多少人受伤？")
     assert not elsewhere.found and "未找到" in markdown(elsewhere)
+
+
+def test_the_follow_up_about_gifts_highlights_the_sentence_that_lists_them(assistant):
+    """「给他们送了什么慰问品？」 after the 经开区 question: the gifts, not a worker's thank-you quote."""
+    first = "经开区总工会慰问了哪些企业？"
+    answer = assistant.ask("给他们送了什么慰问品？", history=[first])
+    assert answer.found and "杂粮粥" in answer.sentence
+
+
+@pytest.mark.parametrize("question", ["。", "?", "😀🎉🔥💯", "？？！！。。，，……"])
+def test_a_question_with_nothing_to_search_is_refused_unsearched(assistant, question):
+    answer = assistant.ask(question)
+    assert not answer.found and not answer.hits and "没有可以查找的文字" in markdown(answer)
+
+
+def test_a_question_the_page_does_not_answer_is_not_found(assistant):
+    assert not assistant.ask("北京市有多少个区？").found

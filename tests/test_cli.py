@@ -5,6 +5,9 @@ import sys
 
 import pytest
 
+from .conftest import default_model_index, snapshot
+
+
 def cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "qa_assistant.cli", "-q", *map(str, args)], input=stdin,
                           capture_output=True, text=True, timeout=600)
@@ -82,7 +85,7 @@ def test_indexing_a_folder_that_holds_the_index_does_not_read_the_index_back(tmp
 
 def test_a_folder_with_nothing_to_index_fails_and_creates_no_index(tmp_path):
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not an article")
+    (tmp_path / "in" / "photo.bmp").write_bytes(b"BM not an article")
     (tmp_path / "in" / "table.csv").write_text("a,b\n")
     result = cli("index", tmp_path / "in", "--index", tmp_path / "idx")
     assert result.returncode == 2 and "nothing to index" in result.stderr
@@ -109,6 +112,28 @@ def test_errors_are_one_line_and_non_zero(args, message):
     result = cli(*args)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("built_at, asked_at", [("fp32", "int8"), ("int8", "fp32")])
+def test_input_errors_are_reported_before_the_model_loads(tmp_path, built_at, asked_at):
+    """An empty question, a file over the size limit and an update at another precision than the index's
+    (which would mix two kinds of vectors) are refused at once, in one line, without loading the model."""
+    index = default_model_index(tmp_path / "idx", built_at)
+    before = snapshot(index), (index / "manifest.json").read_bytes()
+    more = tmp_path / "more.txt"
+    more.write_text("市总工会举办职工运动会。\n", encoding="utf-8")
+    checks = [(("ask", "", "--index", index), "the question is empty"),
+              (("index", more, "--index", tmp_path / "new", "--max-file-mb", "0.00001"), "over the limit"),
+              (("index", more, "--index", index, "--precision", asked_at),
+               f"index vectors were made at {built_at} precision, the encoder loaded runs at {asked_at}")]
+    for args, message in checks:
+        result = subprocess.run([sys.executable, "-m", "qa_assistant.cli", *map(str, args)], capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 2 and "qa-assistant: error: " in result.stderr and message in result.stderr, (
+            args, result.stderr)
+        assert "embedding model:" not in result.stderr and "materialising" not in result.stderr, result.stderr
+    assert (snapshot(index), (index / "manifest.json").read_bytes()) == before
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.e2e

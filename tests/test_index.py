@@ -23,7 +23,7 @@ from qa_assistant.store.files import SCRATCH_MARK, SCRATCH_PREFIX
 from qa_assistant.ingest import IngestError
 from qa_assistant.passages import embedding_text
 
-from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, snapshot, write_jsonl
+from .conftest import ARTICLES, FakeEmbedder, another_writer, new_assistant, reopen, snapshot, write_jsonl
 
 
 @pytest.fixture
@@ -257,6 +257,29 @@ def test_another_model_cannot_update_the_index(built):
         other.index([inputs])
 
 
+@pytest.mark.parametrize("built_at, updated_at", [("fp32", "int8"), ("int8", "fp32")])
+def test_an_index_is_never_updated_at_another_precision(tmp_path, built_at, updated_at):
+    """One index never holds vectors of two precisions: an update, or an upload, at another precision is
+    refused before anything is embedded and leaves the index as it was; asking at another precision works
+    (same weights, compatible vectors); updating at the index's own precision works."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    write_jsonl(inputs / "news.jsonl", ARTICLES)
+    folder = tmp_path / "idx"
+    new_assistant(folder, FakeEmbedder(precision=built_at)).index([inputs])
+    before, manifest = snapshot(folder), (folder / MANIFEST).read_bytes()
+    other = reopen(folder, FakeEmbedder(precision=updated_at))
+    assert other.retrieve("慰问", k=1)
+    more = write_jsonl(inputs / "more.jsonl", [{"id": "m1", "title": "新闻", "text": "市总工会举办职工运动会。"}])
+    for write in (lambda: other.index([inputs]), lambda: other.upload([more])):
+        with pytest.raises(ModelMismatchError, match=f"made at {built_at} precision, the encoder loaded runs at "
+                                                     f"{updated_at}; update it with --precision {built_at}"):
+            write()
+    assert other.embedder.encoded == [] and snapshot(folder) == before and (folder / MANIFEST).read_bytes() == manifest
+    report = reopen(folder, FakeEmbedder(precision=built_at)).index([inputs])
+    assert report.passages_added == 1 and json.loads((folder / MANIFEST).read_text())["model"]["precision"] == built_at
+
+
 # ---------------------------------------------------------------- incremental updates
 
 def test_indexing_unchanged_files_again_changes_nothing(built):
@@ -456,19 +479,6 @@ def test_a_full_disk_names_the_index_and_keeps_the_previous_version(built, monke
 def test_indexing_unchanged_files_needs_no_write_lock(built):
     """A no-op run on an index another writer holds (or a read-only one) says nothing changed."""
     assistant, folder, inputs, _ = built
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with write_lock(folder):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(10)
-    try:
+    with another_writer(folder):
         report = reopen(folder).index([inputs])
         assert report.files_unchanged == report.files_read == 2 and report.passages_added == 0
-    finally:
-        release.set()
-        holder.join()

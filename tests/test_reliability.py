@@ -197,7 +197,7 @@ def cli(*args, env=None, timeout=600):
 
 def answers(folder: Path, embedder) -> str:
     """The first quoted passage for the question, from the index as saved (checksums verified)."""
-    answer = Assistant(load_index(folder), embedder, folder).ask(QUESTION)
+    answer = Assistant.open(folder, embedder=embedder).ask(QUESTION)
     assert answer.found and answer.quotes
     return answer.quotes[0].passage.text
 
@@ -212,7 +212,7 @@ def index_copy(sample_index, tmp_path):
 @pytest.mark.e2e
 def test_reindexing_embeds_nothing_and_keeps_answers(index_copy, assistant, sample_page, tmp_path):
     before, first = snapshot(index_copy), answers(index_copy, assistant.embedder)
-    again = Assistant(load_index(index_copy), _Counting(assistant.embedder), index_copy)
+    again = Assistant.open(index_copy, embedder=_Counting(assistant.embedder))
     report = again.index([sample_page])
     assert (report.files_unchanged, report.passages_added, report.passages_embedded) == (1, 0, 0)
     forced = again.index([sample_page], force=True)
@@ -388,7 +388,7 @@ def test_kill_9_at_any_moment_leaves_an_index_that_answers(index_copy, assistant
 
     # the next run finishes the job and clears what the killed ones left behind
     extras = sorted(tmp_path.glob("extra*.jsonl"))
-    Assistant(load_index(index_copy), assistant.embedder, index_copy).index([sample_page, *extras])
+    Assistant.open(index_copy, embedder=assistant.embedder).index([sample_page, *extras])
     assert {f"extra{n}:k{n}" for n in range(2)} <= {p.article_id for p in load_index(index_copy).passages}
     files = json.loads((index_copy / MANIFEST).read_text())["files"]
     assert {p.name for p in index_copy.iterdir()} == {MANIFEST, "index.lock", files["store"], files["dense"], files["sparse"]}
@@ -412,7 +412,7 @@ def test_truncated_index_is_one_clear_error_not_a_crash(index_copy):
 def originals_agree_with_the_index(folder: Path) -> dict[str, bytes]:
     """Check that settling left INDEX/originals as the index holds it; returns the originals by name."""
     from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
-    from qa_assistant.store import sha256_file
+    from qa_assistant.identity import sha256_file
     sources = load_index(folder).manifest["sources"]
     home = (folder / ORIGINALS).resolve()
     kept = {p.name: p.read_bytes() for p in home.iterdir() if p.name != ORIGINALS_MARK}

@@ -21,9 +21,10 @@ pytest.importorskip("pymilvus", reason="the Milvus store needs pymilvus (pip ins
 pytest.importorskip("milvus_lite", reason="milvus-lite cannot be imported on this platform")
 
 from qa_assistant.assistant import Assistant  # noqa: E402
-from qa_assistant.store import IndexLoadError, IndexLockedError, sha256_file  # noqa: E402
-from qa_assistant.store import milvus_writes  # noqa: E402
-from qa_assistant.store.factory import open_store, parse_uri  # noqa: E402
+from qa_assistant.identity import sha256_file  # noqa: E402
+from qa_assistant.store import IndexLoadError, IndexLockedError  # noqa: E402
+from qa_assistant.store.factory import open_store  # noqa: E402
+from qa_assistant.store.milvus import parse_uri, reading, writing  # noqa: E402
 
 from .conftest import ARTICLES, ROOT, FakeEmbedder, new_assistant, write_jsonl  # noqa: E402
 
@@ -36,7 +37,7 @@ MORE = [{"id": "m1", "title": "新闻", "text": "市总工会举办职工运动�
 @pytest.fixture(autouse=True)
 def _quick(monkeypatch):
     """No readers wait on these writers (except where a test says so): no grace periods."""
-    monkeypatch.setattr(milvus_writes, "GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(writing, "GRACE_SECONDS", 0.0)
 
 
 def fake_on(uri, embedder: FakeEmbedder | None = None) -> Assistant:
@@ -77,9 +78,9 @@ def test_uris():
     assert (server.uri, server.db_name, server.collection, server.embedded) == ("http://db.example:19531", "prod",
                                                                                 "news", False)
     assert "u:p" not in repr(server) and str(server) == "milvus://db.example:19531/prod/news"
-    with pytest.raises(ValueError, match="no credentials in the URI"):
+    with pytest.raises(IndexLoadError, match="no credentials in the URI"):
         parse_uri("milvus://root:secret@host:19530/news")
-    with pytest.raises(ValueError, match="ends in .db"):
+    with pytest.raises(IndexLoadError, match="ends in .db"):
         parse_uri("milvus-lite:///data/archive")
 
 
@@ -115,6 +116,19 @@ def test_same_hits_as_the_local_store_then_incremental_updates_and_remove(tmp_pa
     assert again.retrieve(QUESTION, k=5) == []
 
 
+def test_a_milvus_archive_is_never_updated_at_another_precision(tmp_path, inputs):
+    """The facade's rule holds for every store: vectors of two precisions never mix in one archive."""
+    from qa_assistant.identity import ModelMismatchError
+    uri = f"milvus-lite://{tmp_path}/archive.db"
+    fake_on(uri, FakeEmbedder(precision="fp32")).index([inputs / "news.jsonl"])
+    other = fake_on(uri, FakeEmbedder(precision="int8"))
+    write_jsonl(inputs / "news.jsonl", CHANGED)
+    with pytest.raises(ModelMismatchError, match="made at fp32 precision, the encoder loaded runs at int8"):
+        other.index([inputs / "news.jsonl"])
+    assert other.embedder.encoded == []
+    assert fake_on(uri, FakeEmbedder(precision="fp32")).index([inputs / "news.jsonl"]).passages_added == 1
+
+
 def test_dates_filter_inside_the_search(tmp_path):
     news = write_jsonl(tmp_path / "dated.jsonl", [
         {"id": "d1", "title": "早", "text": "职工运动会在一月举行。", "date": "2024-01-12"},
@@ -148,6 +162,7 @@ def test_a_second_process_on_an_embedded_archive_is_told_what_to_do(tmp_path, in
             "try:\n    open_store(sys.argv[1])\nexcept Exception as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code, uri], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert "milvus-lite server" in out.stdout, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr, out.stderr  # milvus-lite logs the lock's traceback before it raises
 
 
 # ---------------------------------------------------------------- a writer killed at every write
@@ -157,9 +172,9 @@ import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEmbedder
 from tests.test_store_milvus import fake_on
-from qa_assistant.store import milvus_writes
+from qa_assistant.store.milvus import writing
 uri, die_at, grace, paths = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
-milvus_writes.GRACE_SECONDS = grace
+writing.GRACE_SECONDS = grace
 count = [0]
 if die_at:
     from pymilvus import MilvusClient
@@ -221,7 +236,8 @@ def test_kill_at_every_write_leaves_each_source_old_or_new(tmp_path, inputs):
         assistant.index([inputs])  # the next writer clears what the killed one left, then finishes the job
         assert by_source(assistant) == new
         store = assistant.store
-        total = store.client.query(store.name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        connection = store.connection
+        total = connection.client.query(connection.name, filter="", output_fields=["count(*)"])[0]["count(*)"]
         assert total == len(assistant.passages)  # no rows of dead generations left behind
         store.close()
         shutil.rmtree(archive)
@@ -271,7 +287,7 @@ def test_a_reader_and_a_writer_in_two_processes_share_one_archive(lite_server, i
     write_jsonl(inputs / "news.jsonl", CHANGED)
     write_jsonl(inputs / "more.jsonl", MORE)
     new = _expected(inputs)
-    writer = _writer(lite_server, [inputs], grace=milvus_writes.REFRESH_SECONDS * 2 + 0.2)
+    writer = _writer(lite_server, [inputs], grace=reading.REFRESH_SECONDS * 2 + 0.2)
     seen, refused = set(), None
     while writer.poll() is None:
         state = by_source(reader)
@@ -279,7 +295,7 @@ def test_a_reader_and_a_writer_in_two_processes_share_one_archive(lite_server, i
             assert state.get(name, set()) in (old.get(name, set()), new[name]), name
         seen.add(state.get("news.jsonl") == new["news.jsonl"])
         assert reader.retrieve(QUESTION, k=3)
-        if refused is None and milvus_writes._lease(reader.store).get("pid") == writer.pid:
+        if refused is None and reader.store.writer.holder().get("pid") == writer.pid:
             try:
                 reader.remove(["a2"])
             except IndexLockedError as error:
@@ -290,7 +306,7 @@ def test_a_reader_and_a_writer_in_two_processes_share_one_archive(lite_server, i
     out, err = writer.communicate()
     assert writer.returncode == 0, err
     assert f"pid {json.loads(out)['pid']}" in refused
-    time.sleep(milvus_writes.REFRESH_SECONDS + 0.1)
+    time.sleep(reading.REFRESH_SECONDS + 0.1)
     assert by_source(reader) == new and seen >= {False}
 
 

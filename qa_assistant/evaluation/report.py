@@ -12,6 +12,7 @@ from .metrics import RANK_DEPTH
 HEADLINE = (("hit@1", "hit@1"), ("hit@3", "hit@3"), ("hit@5", "hit@5"), ("hit@10", "hit@10"),
             ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"), ("article_hit@1", "article hit@1"),
             ("article_hit@5", "article hit@5"), ("sentence_hit@1", "answer sentence hit@1"),
+            ("time_words_sentence_hit@1", "time-word questions: sentence hit@1"),
             ("unanswerable_refused", "unanswerable refused ↑"), ("answerable_refused", "answerable refused ↓"))
 
 
@@ -29,8 +30,9 @@ def metric_rows(metrics: Mapping[str, Mapping[str, Any]],
     modes = list(metrics)
     keys = [(f"hit@{k}", f"hit@{k}") for k in ks] + [("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10")]
     keys += [(f"article_hit@{k}", f"article hit@{k}") for k in ks]
-    keys += [("sentence_hit@1", "answer sentence hit@1"), ("unanswerable_refused", "unanswerable refused ↑"),
-             ("answerable_refused", "answerable refused ↓")]
+    keys += [("sentence_hit@1", "answer sentence hit@1"),
+             ("time_words_sentence_hit@1", "time-word questions: sentence hit@1"),
+             ("unanswerable_refused", "unanswerable refused ↑"), ("answerable_refused", "answerable refused ↓")]
     rows = []
     for key, label in keys:
         values = [metrics[m].get(key) for m in modes]

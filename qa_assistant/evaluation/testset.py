@@ -32,6 +32,7 @@ class EvalQuestion:
     unanswerable: bool = False
     id: str = ""  # the line's id, or its line number
     line: int = 0
+    as_of: str | None = None  # the reference date its time words (今年, 去年 …) are read against
 
     @property
     def names_article(self) -> bool:
@@ -75,7 +76,19 @@ def parse_testset_line(line: str, path: str | Path = "<testset>", number: int = 
                         doc_id=_optional_text(record, "doc_id", path, number),
                         article=_optional_text(record, "article", path, number),
                         unanswerable=unanswerable, id=_optional_text(record, "id", path, number) or str(number),
-                        line=number)
+                        line=number, as_of=_as_of(record, path, number))
+
+
+def _as_of(record: dict, path, number: int) -> str | None:
+    """The optional ``as_of`` field: a real date (YYYY-MM-DD)."""
+    import datetime as dt
+    value = _optional_text(record, "as_of", path, number)
+    if value is not None:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise TestSetError(path, f"'as_of' {value!r} is not a real date like 2024-01-12", number) from None
+    return value
 
 
 def load_testset(path: str | Path) -> list[EvalQuestion]:

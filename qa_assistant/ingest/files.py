@@ -9,30 +9,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ..settings import Settings
 from .encoding import read_text
+from .formats import FORMAT_READERS
 from .jsonl import parse_jsonl
 from .model import Article, FileTooLargeError, IngestError
-from .page import parse_markdown, parse_page
 
 log = logging.getLogger(__name__)
 
 Reader = Callable[[Path, str], list[Article]]  # (path, source name) -> articles
 
 
-def _read_page(path: Path, source: str) -> list[Article]:
-    return list(parse_page(read_text(path), source).articles)
-
-
-def _read_markdown(path: Path, source: str) -> list[Article]:
-    return list(parse_markdown(read_text(path), source).articles)
-
-
 def _read_jsonl(path: Path, source: str) -> list[Article]:
     return parse_jsonl(read_text(path), source)
 
 
-from .formats import FORMAT_READERS  # noqa: E402  (pdf, html, docx; .txt/.md with their date)
-READERS: dict[str, Reader] = {".txt": _read_page, ".md": _read_markdown, ".jsonl": _read_jsonl, **FORMAT_READERS}
+# text pages, Markdown, PDF, HTML, DOCX and images are read by formats.py; listed in the order users see
+READERS: dict[str, Reader] = {".txt": FORMAT_READERS[".txt"], ".md": FORMAT_READERS[".md"], ".jsonl": _read_jsonl,
+                              **FORMAT_READERS}
 INDEX_MANIFEST = "manifest.json"
 _NON_CONTENT_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
 
@@ -46,7 +40,7 @@ def unsupported_kind(path: Path) -> IngestError:
                              f"supported: {', '.join(supported_suffixes())}")
 
 
-MAX_FILE_MB = 10  # default per-file limit; a 10 MB page file is some 20,000 passages to embed
+MAX_FILE_MB = Settings.max_file_mb  # the default per-file limit (Settings); a 10 MB page file is some 20,000 passages
 _MB = 1 << 20
 
 

@@ -25,6 +25,7 @@ CONCURRENCY_ID = "assistant"  # chat turns and API calls share the limit of answ
 
 def refusal(message: str) -> gr.Error:
     """A bad request's answer: the message to the client, one line in the log, no traceback."""
+    log.warning("refused: %s", message[:300])
     return gr.Error(message, print_exception=False)
 
 
@@ -65,9 +66,9 @@ def _check_k(k: Any, most: int) -> int:
     return value
 
 
-def _check_mode(mode: Any) -> str:
+def _check_mode(mode: Any, default: str) -> str:
     if mode is None or mode == "":
-        mode = "hybrid"
+        mode = default
     if isinstance(mode, str):
         mode = mode.strip().lower()
     if mode not in MODES:
@@ -101,7 +102,7 @@ def chat_sidebar(settings: Settings) -> tuple:
         gr.Markdown("### 检索设置")
         k_slider = gr.Slider(1, settings.max_k, value=settings.k, step=1, label="检索段落数 top-k",
                              info="从资料中取回多少个段落", elem_id="qa-k")
-        mode_radio = gr.Radio([(label, mode) for mode, label in MODE_LABELS.items()], value="hybrid",
+        mode_radio = gr.Radio([(label, mode) for mode, label in MODE_LABELS.items()], value=settings.mode,
                               label="检索方式", elem_id="qa-mode")
         gr.Markdown("**日期范围**（只在这段时间的报道里找；留空为不限）")
         with gr.Row():
@@ -120,7 +121,7 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
     k_slider, mode_radio, since_box, until_box, new_button = controls
 
     def ask(question: str, history: list[str] | str | None = None, k: int = settings.k,
-            mode: str = "hybrid", since: str | None = None, until: str | None = None) -> dict:
+            mode: str = settings.mode, since: str | None = None, until: str | None = None) -> dict:
         """Answer a question by quoting the indexed news.
 
         Args:
@@ -133,12 +134,8 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
         Returns:
             the answer as JSON, the same as ``qa-assistant ask --json``
         """
-        try:
-            answer = _ask(live.get(), question, parse_history(history), _check_k(k, settings.max_k), _check_mode(mode),
-                          since, until)
-        except gr.Error as error:  # one line in the log for a bad request; the client gets the message
-            log.warning("/%s refused: %s", API_NAME, str(error.message)[:300])
-            raise
+        answer = _ask(live.get(), question, parse_history(history), _check_k(k, settings.max_k),
+                      _check_mode(mode, settings.mode), since, until)
         return answer_json(answer)
 
     def start_turn(question: str, chat: list, questions: list):
@@ -158,7 +155,8 @@ def build_chat(live: Live, settings: Settings, examples: list[str], concurrency:
         started = time.perf_counter()
         answered = False
         try:
-            answer = _ask(live.get(), pending, questions, _check_k(k, settings.max_k), _check_mode(mode), since, until)
+            answer = _ask(live.get(), pending, questions, _check_k(k, settings.max_k), _check_mode(mode, settings.mode),
+                          since, until)
             reply = reply_html(answer, int(k), time.perf_counter() - started)
             answered = True
         except gr.Error as error:

@@ -3,6 +3,7 @@ login (``--auth USER:PASSWORD`` or ``--auth-file``), and who may manage the arch
 on 127.0.0.1 (or localhost, ::1), or logged-in visitors; anywhere else management is off and asking open."""
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from pathlib import Path
@@ -13,14 +14,13 @@ import gradio as gr
 from ..assistant import Assistant
 from ..render import page_title
 from ..settings import SettingsError
-from .archive import build_archive, limits_text
-from .chat import API_NAME, build_chat, chat_sidebar
+from .chat import API_NAME, build_chat, chat_sidebar, refusal
+from .library import build_library, limits_text
 from .live import Access, Live, access_for
 from .style import CSS, THEME
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 4  # answers computed at once when the settings say 0
 MAX_EXAMPLES = 3
 MAX_AUTH_FILE_BYTES = 64 * 1024
 CACHE_SECONDS = 3600  # uploads Gradio keeps in its temporary folder are deleted after an hour
@@ -33,7 +33,7 @@ def build_app(assistant: Assistant | Live, access: Access | None = None) -> gr.B
     access = access or Access(True)
     first = live.get()
     settings = first.settings
-    concurrency = settings.concurrency or DEFAULT_CONCURRENCY
+    concurrency = settings.answers_at_once
     examples = first.example_questions(MAX_EXAMPLES)
     limits = limits_text(settings.max_file_mb, settings.max_upload_files, settings.max_upload_mb)
     with gr.Blocks(title="问答助手", fill_height=True, analytics_enabled=False,  # offline: no telemetry
@@ -43,12 +43,28 @@ def build_app(assistant: Assistant | Live, access: Access | None = None) -> gr.B
         with gr.Tabs(elem_id="qa-tabs"):
             with gr.Tab("问答", id="chat", elem_id="qa-chat-tab"):
                 endpoints = build_chat(live, settings, examples, concurrency, controls)
-            endpoints += build_archive(live, access, Assistant.readable_suffixes(), limits, title)
+            endpoints += build_library(live, access, Assistant.readable_suffixes(), limits, title)
         for function, options in endpoints:
             gr.api(function, **options)
         app.load(lambda: page_title(live.get().info()), None, title, api_visibility="private", queue=False)
     app.queue(default_concurrency_limit=concurrency, max_size=256)
+    _refuse_missing_arguments(app)
     return app
+
+
+def _refuse_missing_arguments(app: gr.Blocks) -> None:
+    """An API call with too few arguments gets a one-line error naming them (and one log line): Gradio's own
+    check answers it with ``{"error": null}`` and a traceback in the log."""
+    check = app.validate_inputs
+
+    def validate(block_fn, inputs: list) -> None:
+        if len(inputs) < len(block_fn.inputs):
+            names = list(inspect.signature(block_fn.fn).parameters) if block_fn.fn else []
+            wanted = f"（{', '.join(names)}）" if len(names) == len(block_fn.inputs) else ""
+            raise refusal(f"/{block_fn.api_name or block_fn.name} 需要 {len(block_fn.inputs)} 个参数{wanted}，"
+                          f"收到 {len(inputs)} 个。")
+        check(block_fn, inputs)
+    app.validate_inputs = validate
 
 
 def read_credentials(auth: str | None = None, auth_file: str | Path | None = None) -> list[tuple[str, str]]:
@@ -105,16 +121,19 @@ def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, chan
              index_dir, info["articles"], info["passages"], model["name"], model["fingerprint"][:12],
              model["dimension"], time.perf_counter() - started)
     access = access_for(host, bool(auth))
-    concurrency = assistant.settings.concurrency or DEFAULT_CONCURRENCY
+    concurrency = assistant.settings.answers_at_once
     app = build_app(Live(assistant), access)
     log.info("page on http://%s:%d/ (API endpoints /%s, /upload, /sources, /remove; up to %d answers at a time); "
              "archive management %s%s", host, port, API_NAME, concurrency, "on" if access.manage else "OFF",
              " (login required)" if auth else "" if access.manage else f" (listening on {host} without --auth)")
     max_mb = assistant.settings.max_file_mb
     launch_kwargs.setdefault("max_file_size", int(max_mb * (1 << 20)) if max_mb else None)
-    app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
-               footer_links=["api"], auth=list(auth) if auth else None,
-               auth_message="问答助手：请登录" if auth else None, **launch_kwargs)
+    try:
+        app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
+                   footer_links=["api"], auth=list(auth) if auth else None,
+                   auth_message="问答助手：请登录" if auth else None, **launch_kwargs)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise SettingsError(f"--host {host} --port {port}: cannot serve the page there ({error})") from None
 
 
 __all__ = ["build_app", "read_credentials", "serve"]

@@ -1,9 +1,12 @@
-"""The store interface the rest of the code sees: passages by row, dense search, BM25 scores, the sources
-with their checksums, and one kind of write. Two implementations: a local folder (folder.py) and Milvus
-(milvus.py); retrieval, answers and the facade work on this interface only."""
+"""The store interface the rest of the code sees, all of it: passages by row, dense search, BM25 scores and the
+date filter retrieval needs; the sources with their checksums, one kind of write and one writer at a time that
+updates need; starting, re-reading and describing an archive. Two implementations: a local folder (folder.py)
+and Milvus (milvus/); retrieval, answers and the facade work on this interface only, and open a store through
+factory.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Collection, ContextManager, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -15,8 +18,9 @@ from ..settings import Settings
 class DenseSearch(Protocol):
     """Inner product over normalised vectors (= cosine); rows are the store's passage rows."""
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows of the ``k`` nearest passages of each query (rows -1 where fewer exist)."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the ``k`` nearest passages of each query (rows -1 where fewer exist); with
+        ``allowed``, only those rows are searched (the filter inside the search, so k come back when k are allowed)."""
 
     def cosines(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """Cosine of ``vector`` with the passages of ``rows``."""
@@ -37,6 +41,13 @@ class SearchData(Protocol):
     sparse: SparseScores
     manifest: dict
 
+    def rows_dated(self, dates) -> np.ndarray:
+        """Rows of the passages whose article is dated within ``dates`` (a ``question.DateRange``), ascending."""
+
+    def hint(self, rows: Iterable[int]) -> None:
+        """Rows retrieval is about to read one by one: a store that fetches rows reads them together (a
+        folder holds them all in memory and ignores this)."""
+
 
 @dataclass(frozen=True)
 class Update:
@@ -55,16 +66,32 @@ class Store(Protocol):
     """An archive of passages: read by retrieval through :attr:`data`, updated by :meth:`apply` inside
     :meth:`writing` (one writer at a time; a write leaves each source old or new, never half of one)."""
     location: str  # the folder or URI, for messages (never a credential)
+    folder: Path | None  # the local folder that holds the archive (and its uploaded originals); None otherwise
 
     @property
     def data(self) -> SearchData: ...
 
     @property
-    def manifest(self) -> dict: ...
+    def manifest(self) -> dict:
+        """The archive's record: model, settings, index types, sources ({} for one not started)."""
 
     @property
     def saved(self) -> bool:
         """Is the archive there (saved at least once)?"""
+
+    def start(self, model: dict, settings: Settings) -> None:
+        """Begin a new, empty archive made with the encoder ``model`` (its ``ModelInfo.to_dict()``) and
+        ``settings``; it is saved by its first write (or :meth:`save_if_new`)."""
+
+    def refresh(self) -> None:
+        """Read the archive as saved now (another process may have written it since)."""
+
+    def changed(self) -> bool:
+        """Has another process saved the archive since this store read it? Cheap (a folder: one ``stat``);
+        a store that reads live (Milvus) is never behind."""
+
+    def settled(self) -> bool:
+        """Is nothing left that an interrupted writer must have cleared by the next one (a folder: always)?"""
 
     def count(self) -> int: ...
 
@@ -94,6 +121,9 @@ class Store(Protocol):
 
     def describe(self) -> dict:
         """What the archive is: location, model, size, index types, settings, sources, times."""
+
+    def close(self) -> None:
+        """Let go of the archive (an embedded Milvus archive can then be opened by another process)."""
 
 
 __all__ = ["DenseSearch", "SearchData", "SparseScores", "Store", "Update"]

@@ -6,13 +6,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ..settings import IndexSettings
+from ..settings import DENSE_KINDS, IndexSettings, SettingsError
+
 
 def choose_dense_kind(n_passages: int, requested: str = "auto", threshold: int = IndexSettings.hnsw_threshold) -> str:
     """Exact search (flat) below ``threshold`` passages, HNSW from there, unless one is ``requested``."""
     if requested != "auto":
-        if requested not in ("flat", "hnsw"):
-            raise ValueError(f"unknown dense index type {requested!r} (use auto, flat or hnsw)")
+        if requested not in DENSE_KINDS:
+            raise SettingsError(f"index.dense: unknown dense index type {requested!r} (use {', '.join(DENSE_KINDS)})")
         return requested
     return "hnsw" if n_passages >= threshold else "flat"
 

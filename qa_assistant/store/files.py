@@ -7,24 +7,17 @@ import os
 import re
 from pathlib import Path
 
+from ..identity import sha256_file
 from .errors import IndexLoadError
 
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
 SCRATCH_PREFIX = ".tmp-qa-index-"
 SCRATCH_MARK = ".qa-assistant-scratch"  # the first file written into a scratch folder: it is ours to remove
-ORIGINALS = "originals"  # uploaded files kept with the index (qa_assistant.archive): the index's own, never stale
+ORIGINALS = "originals"  # uploaded files kept with the index (qa_assistant.uploads): the index's own, never stale
 ORIGINALS_MARK = ".qa-assistant-originals"  # written first into that folder: it marks the folder as ours
 _CONTENT_NAMED = re.compile(r"(?:passages-(?P<store>[0-9a-f]{12})\.jsonl|dense-(?P<dense>[0-9a-f]{12})\.faiss"
                             r"|bm25-(?P<sparse>[0-9a-f]{12}))")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_write(path: Path, data: bytes) -> None:

@@ -1,16 +1,19 @@
 """The local folder as a :class:`~qa_assistant.store.base.Store`: the whole index in memory (``IndexData``),
-rewritten and saved atomically on every update (local.py), one writer at a time (lock.py)."""
+rewritten and saved atomically on every update (local.py), one writer at a time (lock.py), and another
+process's save noticed at one ``stat`` of the manifest."""
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
-from ..embedding import ModelMismatchError
+from ..settings import Settings
 from .base import Update
+from .errors import IndexLoadError
 from .files import LOCK, MANIFEST, check_index_folder
 from .local import IndexData, build_index_data, load_index, read_manifest, save_index
 from .lock import write_lock
@@ -18,31 +21,97 @@ from .lock import write_lock
 log = logging.getLogger(__name__)
 
 
+def manifest_stamp(folder: Path | None) -> tuple | None:
+    """The manifest file's identity (inode, mtime, size): a save replaces the file, so every save changes it."""
+    if folder is None:
+        return None
+    try:
+        status = os.stat(folder / MANIFEST)
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 class FolderStore:
-    """An index folder (or, with ``folder`` None, an index in memory only)."""
+    """An index folder (or, with ``folder`` None, an index in memory only); ``data`` None until it is loaded
+    or started."""
 
-    def __init__(self, data: IndexData, folder: str | Path | None = None):
-        self._data = data
-        self.folder = Path(folder) if folder else None
+    def __init__(self, folder: str | Path | None = None, data: IndexData | None = None):
+        self.folder = Path(folder) if folder is not None else None
         self.location = str(self.folder) if self.folder else "(in memory)"
+        self._data = data
+        self._stamp: tuple | None = None  # the manifest as of the index in memory
 
+    @classmethod
+    def open(cls, folder: str | Path | None, verify: bool = True, create: bool = True) -> "FolderStore":
+        """The index in ``folder``, loaded (every file checked against its checksum unless ``verify`` is
+        False); without one, a store to start (``create``), or the clear "no such index" error. A folder
+        that holds other things is refused before anything is written or loaded."""
+        store = cls(folder)
+        if store.folder is None:
+            return store
+        if (store.folder / MANIFEST).is_file():
+            store._load(verify)
+            return store
+        if not create:
+            read_manifest(store.folder)  # raises the error that says what is there instead
+        check_index_folder(store.folder)
+        return store
+
+    def _load(self, verify: bool = True) -> None:
+        stamp = manifest_stamp(self.folder)  # taken first: a save while loading shows as a change
+        self._data = load_index(self.folder, verify=verify)
+        self._stamp = stamp
+
+    # ------------------------------------------------------------------ state
     @property
     def data(self) -> IndexData:
         return self._data
 
     @property
     def manifest(self) -> dict:
-        return self._data.manifest
+        return self._data.manifest if self._data is not None else {}
 
     @property
     def saved(self) -> bool:
-        return "files" in self._data.manifest
+        return "files" in self.manifest
 
+    def start(self, model: dict, settings: Settings) -> None:
+        self._data = build_index_data([], np.zeros((0, model["dimension"]), np.float32), model, settings=settings)
+
+    def changed(self) -> bool:
+        """One stat when nothing changed; a manifest rewritten with the same files is no change."""
+        now = manifest_stamp(self.folder)
+        if now is None or now == self._stamp:
+            return False
+        try:
+            same = read_manifest(self.folder).get("files") == self.manifest.get("files")
+        except IndexLoadError:  # damaged or vanished right now: keep answering from what is loaded
+            return False
+        if same:
+            self._stamp = now
+        return not same
+
+    def refresh(self) -> None:
+        if self.folder is None or not (self.folder / MANIFEST).is_file():
+            return
+        stamp = manifest_stamp(self.folder)
+        if read_manifest(self.folder).get("files") == self.manifest.get("files"):
+            self._stamp = stamp
+            return
+        log.info("index %s was changed since it was loaded; reading the saved version", self.folder)
+        self._load()
+
+    def settled(self) -> bool:
+        """A save is one rename: a killed writer leaves only files the next save removes."""
+        return True
+
+    # ------------------------------------------------------------------ reading
     def count(self) -> int:
         return len(self._data.passages)
 
     def sources(self) -> dict[str, str]:
-        return dict(self._data.manifest.get("sources", {}))
+        return dict(self.manifest.get("sources", {}))
 
     def passages_of(self, sources: Iterable[str]) -> list:
         wanted = set(sources)
@@ -64,6 +133,15 @@ class FolderStore:
         vectors = self._data.dense.vectors()
         return {key: vectors[row] for key, row in found.items()}
 
+    def describe(self) -> dict:
+        manifest = self.manifest
+        return {"index": str(self.folder) if self.folder else None, "model": manifest["model"],
+                "passages": manifest["passages"], "articles": manifest["articles"],
+                "dense": manifest["dense"], "sparse": manifest["sparse"], "sources": list(manifest.get("sources", {})),
+                "settings": manifest.get("settings"), "created": manifest.get("created"),
+                "updated": manifest.get("updated")}
+
+    # ------------------------------------------------------------------ writing
     def apply(self, update: Update) -> None:
         """The new index: other sources' passages in their rows, then the new ones; saved atomically."""
         data, replaced, drop = self._data, dict(update.replaced), set(update.drop)
@@ -80,18 +158,17 @@ class FolderStore:
         sources = {s: d for s, d in sorted(sources.items()) if s in live}
         built = build_index_data(passages, np.concatenate([old, new]), data.manifest["model"], sources=sources,
                                  previous=data.manifest, settings=update.settings)
-        if self.folder is not None:
-            save_index(built, self.folder)
+        self._save(built)
         self._data = built
 
     def save_if_new(self) -> None:
         if self.folder is not None and not (self.folder / MANIFEST).is_file():
-            save_index(self._data, self.folder)
+            self._save(self._data)
 
-    def save(self, folder: str | Path) -> Path:
-        save_index(self._data, folder)
-        self.folder, self.location = Path(folder), str(folder)
-        return self.folder
+    def _save(self, data: IndexData) -> None:
+        if self.folder is not None:
+            save_index(data, self.folder)
+            self._stamp = manifest_stamp(self.folder)  # the write lock is held: no other save came in between
 
     @contextmanager
     def writing(self):
@@ -115,27 +192,8 @@ class FolderStore:
                 except OSError:
                     pass
 
-    def refresh(self) -> None:
-        if self.folder is None or not (self.folder / MANIFEST).is_file():
-            return
-        on_disk = read_manifest(self.folder)
-        mine = self._data.manifest
-        if on_disk.get("files") == mine.get("files"):
-            return
-        if on_disk["model"]["fingerprint"] != mine["model"]["fingerprint"]:
-            raise ModelMismatchError(f"{self.folder}: index was built with model {on_disk['model']['name']} "
-                                     f"(weights {on_disk['model']['fingerprint'][:12]}…), not "
-                                     f"{mine['model']['name']}")
-        log.info("index %s was changed since it was loaded; updating the saved version", self.folder)
-        self._data = load_index(self.folder)
-
-    def describe(self) -> dict:
-        manifest = self._data.manifest
-        return {"index": str(self.folder) if self.folder else None, "model": manifest["model"],
-                "passages": manifest["passages"], "articles": manifest["articles"],
-                "dense": manifest["dense"], "sparse": manifest["sparse"], "sources": list(manifest.get("sources", {})),
-                "settings": manifest.get("settings"), "created": manifest.get("created"),
-                "updated": manifest.get("updated")}
+    def close(self) -> None:
+        """Nothing is held open between calls."""
 
 
-__all__ = ["FolderStore"]
+__all__ = ["FolderStore", "manifest_stamp"]

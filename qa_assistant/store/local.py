@@ -11,20 +11,21 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..passages import Passage
 from ..settings import Settings
+from ..text import SEARCH_TOKENIZER
 from .dense import DenseIndex, choose_dense_kind
 from .errors import IndexLoadError, IndexWriteError
 from .files import (LOCK, MANIFEST, SCRATCH_MARK, SCRATCH_PREFIX, check_index_folder, fsync_dir, fsync_write,
                     sha256_file, sparse_tag, written_by_index)
 from .lock import write_lock
-from .sparse import SparseIndex
+from .sparse import SparseIndex, check_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,24 @@ FORMAT_VERSION = 1
 
 @dataclass
 class IndexData:
-    """Everything an index holds in memory: passages (row order), dense and sparse indexes, manifest."""
+    """Everything an index holds in memory: passages (row order), dense and sparse indexes, manifest; the
+    :class:`~qa_assistant.store.base.SearchData` of a folder store."""
     passages: list[Passage]
     dense: DenseIndex
     sparse: SparseIndex
     manifest: dict
+    _dated: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # date range → rows (the last 32)
+
+    def rows_dated(self, dates) -> np.ndarray:
+        """Rows of passages whose article is dated within ``dates``: one pass over the passages per range, cached."""
+        cached = self._dated.get(dates)
+        if cached is None:
+            cached = np.fromiter((row for row, p in enumerate(self.passages) if dates.contains(p.date)), np.int64)
+            self._dated = {**dict(list(self._dated.items())[-31:]), dates: cached}
+        return cached
+
+    def hint(self, rows) -> None:
+        """Nothing to fetch: every passage is in memory."""
 
 
 def _store_bytes(passages: Sequence[Passage]) -> bytes:
@@ -46,17 +60,16 @@ def _store_bytes(passages: Sequence[Passage]) -> bytes:
 
 def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: dict, dense_kind: str | None = None,
                      sources: dict[str, str] | None = None, previous: dict | None = None,
-                     sparse_tokens: Callable[[Passage], list[str]] | None = None,
                      settings: Settings | None = None) -> IndexData:
     """Build the in-memory index of ``passages`` (row i has vector i); ``settings`` are recorded in the
-    manifest, and their index parameters (dense type, HNSW, BM25 k1/b) shape it."""
+    manifest, and their index parameters (dense type, HNSW, BM25 k1/b, the headline budget) shape it."""
     settings = settings or Settings()
     params = settings.index
     dense_kind = dense_kind or params.dense
     kind = choose_dense_kind(len(passages), dense_kind, params.hnsw_threshold)
     dense = DenseIndex.build(vectors, kind, params)
-    tokenize = sparse_tokens or SparseIndex.document_tokens
-    sparse = SparseIndex.build([tokenize(p) for p in passages], params.bm25_k1, params.bm25_b)
+    sparse = SparseIndex.build([SparseIndex.document_tokens(p, params.heading_chars) for p in passages],
+                               params.bm25_k1, params.bm25_b)
     if dense_kind != params.dense:
         settings = settings.replace(index=dataclasses.replace(params, dense=dense_kind))
     now, before = time.strftime("%Y-%m-%dT%H:%M:%S"), previous or {}
@@ -68,7 +81,7 @@ def build_index_data(passages: list[Passage], vectors: np.ndarray, model_info: d
         "format": "qa-assistant-index", "format_version": FORMAT_VERSION, "model": model_info,
         "settings": settings.recorded(),
         "dense": {"type": kind, "requested": dense_kind, "metric": "inner_product", "normalised": True},
-        "sparse": {"type": "bm25", "library": "bm25s", "tokenizer": "jieba-search+opencc-t2s"},
+        "sparse": {"type": "bm25", "library": "bm25s", "tokenizer": SEARCH_TOKENIZER},
         "passages": len(passages), "articles": len({p.article_id for p in passages}),
         "sources": dict(sorted((sources or {}).items())), "indexed": indexed,
         "created": before.get("created") or now, "updated": now,
@@ -193,6 +206,7 @@ def read_manifest(folder: str | Path) -> dict:
              and isinstance(manifest.get("sources", {}), dict))
     if not valid:
         raise IndexLoadError(f"{path}: damaged manifest (missing or malformed fields); rebuild the index")
+    check_tokenizer(manifest, path)
     return manifest
 
 

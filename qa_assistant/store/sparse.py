@@ -1,4 +1,5 @@
-"""Sparse index: BM25 (bm25s) over jieba search tokens of the normalised heading and passage text."""
+"""Sparse index: BM25 (bm25s) over jieba search tokens of the normalised heading and passage text; a passage's
+tokens, and the check that an index's tokens are the ones this version makes."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,19 @@ from typing import Sequence
 
 import numpy as np
 
-from ..passages import Passage, context_heading
-from ..text import search_tokens
+from ..passages import HEADING_CHARS, Passage, context_heading
+from ..text import SEARCH_TOKENIZER, search_tokens
+from .errors import IndexLoadError
+
+
+def check_tokenizer(manifest: dict, where) -> None:
+    """Refuse an index whose BM25 tokens another tokenizer made (its manifest names it): its scores would
+    silently disagree with the questions' tokens."""
+    recorded = (manifest.get("sparse") or {}).get("tokenizer", SEARCH_TOKENIZER)
+    if recorded != SEARCH_TOKENIZER:
+        raise IndexLoadError(f"{where}: BM25 tokens were made by {recorded}, this version makes {SEARCH_TOKENIZER}; "
+                             f"rebuild the index")
+
 
 class SparseIndex:
     """BM25 (bm25s) over jieba search tokens of the normalised heading + passage text."""
@@ -17,8 +29,9 @@ class SparseIndex:
         self.model, self.vocabulary, self.size = model, vocabulary, size
 
     @staticmethod
-    def document_tokens(passage: Passage) -> list[str]:
-        return search_tokens(f"{context_heading(passage.heading)}\n{passage.text}")
+    def document_tokens(passage: Passage, heading_chars: int = HEADING_CHARS) -> list[str]:
+        """A passage's BM25 tokens: its headline (within its budget, as the encoder sees it) and its text."""
+        return search_tokens(f"{context_heading(passage.heading, heading_chars)}\n{passage.text}")
 
     @classmethod
     def build(cls, token_lists: Sequence[list[str]], k1: float = 1.2, b: float = 0.75) -> "SparseIndex":

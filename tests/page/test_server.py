@@ -1,14 +1,16 @@
-"""The page's parts without a server or a model: who may manage the archive, logins, the live archive that
-switches whole (a question in flight keeps its archive), the archive tab's rendering (escaped), and a
-server start settling what a killed upload left."""
+"""The page's parts without the model: who may manage the archive, logins, the live archive that switches
+whole (a question in flight keeps its archive), the archive tab's rendering (escaped), a server start settling
+what a killed upload left, and malformed API calls to a page over the stand-in encoder."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import urllib.request
 
 import pytest
 
-from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, write_jsonl
+from ..conftest import ARTICLES, FakeEmbedder, free_port, new_assistant, reopen, write_jsonl
 
 USER, PASSWORD = "editor", "s3cret:with-colon"
 
@@ -65,9 +67,8 @@ def test_a_user_listed_twice_is_refused_by_file_and_line(tmp_path, text, line, a
         read_credentials("alice:z", logins)
 
 
-def test_opening_the_index_settles_what_a_killed_upload_left(tmp_path, monkeypatch, caplog):
+def test_opening_the_index_settles_what_a_killed_upload_left(tmp_path, caplog):
     """The server (and every command) opens the index through ``Assistant.open``, which settles it."""
-    import qa_assistant.assistant as facade
     from qa_assistant import Assistant
     from qa_assistant.originals import JOURNAL, write_journal
     from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
@@ -76,9 +77,8 @@ def test_opening_the_index_settles_what_a_killed_upload_left(tmp_path, monkeypat
     home = writer.index_dir / ORIGINALS
     (home / "half.txt").write_text("staged, then the server was killed while embedding", encoding="utf-8")
     write_journal(home, {"half.txt": hashlib.sha256((home / "half.txt").read_bytes()).hexdigest()})
-    monkeypatch.setattr(facade, "_embedder_for", lambda *args: FakeEmbedder())
     with caplog.at_level(logging.INFO):
-        opened = Assistant.open(writer.index_dir)
+        opened = Assistant.open(writer.index_dir, embedder=FakeEmbedder())
     assert len(opened.passages) == len(writer.passages)
     assert sorted(p.name for p in home.iterdir()) == [ORIGINALS_MARK, "news.jsonl"]
     assert "settled what an interrupted upload left: half.txt removed (not in the index)" in caplog.text
@@ -132,3 +132,62 @@ def test_archive_rendering_escapes_names_and_text():
              "indexed": ""}]
     assert sources_table(rows) == [["p.txt（a）", 1, 2, "2024-01-01 至 2024-01-03", "2026-01-02 03:04"],
                                    ["p.txt（b）", 1, 1, "—", "—"]]
+
+
+def _call(url: str, endpoint: str, data) -> tuple[str, str]:
+    """A raw call of an API endpoint as a script without gradio_client makes it: (event, data) of its result."""
+    request = urllib.request.Request(f"{url}gradio_api/call/{endpoint}", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{endpoint}/{event_id}", timeout=60) as response:
+        lines = response.read().decode("utf-8").splitlines()
+    events = [line[len("event: "):] for line in lines if line.startswith("event: ")]
+    payloads = [line[len("data: "):] for line in lines if line.startswith("data: ")]
+    return events[-1], payloads[-1]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The page over an index of two articles and the stand-in encoder, served in this process."""
+    from qa_assistant.page import build_app
+    folder = tmp_path_factory.mktemp("page")
+    assistant = new_assistant(folder / "index")
+    assistant.index([write_jsonl(folder / "news.jsonl", ARTICLES)])
+    app = build_app(assistant)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, ssr_mode=False,
+               quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_malformed_api_calls_get_one_line_errors_and_leave_one_log_line_each(page, caplog, capfd):
+    """A raw call with too few arguments used to get ``{"error": null}`` and a traceback in the server log."""
+    capfd.readouterr()
+    for endpoint, arguments, wanted in (("ask", ["区总工会慰问了谁？", [], 5, "hybrid"], 6), ("remove", [], 1),
+                                        ("upload", [], 1), ("sources", [], 1)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            event, data = _call(page, endpoint, arguments)
+        message = json.loads(data)["error"]
+        assert event == "error" and f"/{endpoint} 需要 {wanted} 个参数" in message and "\n" not in message, data
+        assert len([r for r in caplog.records if r.name.startswith("qa_assistant")]) == 1, caplog.text
+        assert "Traceback" not in capfd.readouterr().err
+    event, data = _call(page, "ask", ["区总工会慰问了谁？", [], 0, "hybrid", "", ""])  # a bad value: one line too
+    assert event == "error" and "k 必须是" in json.loads(data)["error"]
+
+
+def test_the_archive_endpoints_upload_list_and_remove(page, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+    client = Client(page, verbose=False)
+    fish = tmp_path / "fish.txt"
+    fish.write_text("鱼类增殖放流\n\n密云区向水库投放鲢鱼、鳙鱼鱼苗120万尾。\n", encoding="utf-8")
+    [result] = client.predict([handle_file(str(fish))], api_name="/upload")
+    assert (result["status"], result["message"], result["stored_as"]) == ("added", "已加入：1 篇文章、1 个段落",
+                                                                          "originals/fish.txt")
+    assert sorted(row["file"] for row in client.predict("", api_name="/sources")) == ["fish.txt", "news.jsonl"]
+    assert client.predict(["fish.txt"], api_name="/remove")["originals_deleted"] == ["originals/fish.txt"]
+    with pytest.raises(AppError, match="无法删除：资料库里没有 fish.txt"):
+        client.predict(["fish.txt"], api_name="/remove")

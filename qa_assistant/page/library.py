@@ -11,8 +11,9 @@ from pathlib import Path
 import gradio as gr
 
 from ..assistant import USER_ERRORS
-from ..render import (SOURCE_COLUMNS, article_choices, page_title, removal_question, removal_report, source_html,
-                      source_labels, sources_table, upload_report)
+from ..render import (SOURCE_COLUMNS, article_choices, page_title, refusal_text, removal_question, removal_report,
+                      source_html, source_labels, sources_table, upload_report, upload_result)
+from ..uploads import RequestError
 from .chat import refusal
 from .live import Access, Live
 
@@ -22,15 +23,16 @@ WRITE_ID = "archive-write"  # uploads and removals share one slot: the index has
 
 
 def _fail(action: str, error: Exception) -> gr.Error:
+    """A failed request: the user's mistake in one line (and one in the log); a bug with its traceback in the log."""
     if isinstance(error, USER_ERRORS):
-        return refusal(f"{action}：{error}")
+        return refusal(f"{action}：{refusal_text(error)}")
     log.exception("%s failed", action)
     return refusal(f"{action}：出错了，请稍后再试（详情见服务器日志）。")
 
 
-def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits: str,
+def build_library(live: Live, access: Access, suffixes: tuple[str, ...], limits: str,
                   title: gr.Markdown) -> list[tuple]:
-    """The archive tab and its ``/upload`` endpoint (the upload button's event), in the current Blocks;
+    """The 资料库 tab and its ``/upload`` endpoint (the upload button's event), in the current Blocks;
     returns ``/sources`` and ``/remove`` as (function, options) for ``gr.api`` (registered outside the
     tabs). ``title`` is the page heading, updated after every change."""
 
@@ -49,7 +51,7 @@ def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits:
             raise _fail("无法上传", error) from None
         live.publish(writer)
         log.info("upload of %d files: %s", len(results), ", ".join(f"{r['file']} {r['status']}" for r in results))
-        return results
+        return [upload_result(result) for result in results]
 
     def sources(filter: str = "") -> list[dict]:
         """The archive's source files: source, file, original, articles, passages, first_date, last_date,
@@ -78,8 +80,8 @@ def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits:
         assistant = live.get()
         try:
             rows = assistant.sources(filter_text or "")
-        except ValueError as error:
-            raise refusal(str(error)) from None
+        except RequestError as error:
+            raise refusal(refusal_text(error)) from None
         listed = [row["source"] for row in rows]
         choices = list(zip(source_labels(rows), listed))
         return (gr.Dataframe(value=sources_table(rows) or None, headers=SOURCE_COLUMNS), listed,
@@ -96,7 +98,7 @@ def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits:
         assistant = live.get()
         try:
             articles = assistant.source(source)
-        except LookupError:
+        except RequestError:
             return "<p>这个来源已不在资料库中。</p>", gr.Dropdown(choices=[], value=None), hidden, []
         rows = assistant.sources()
         label = dict(zip([r["source"] for r in rows], source_labels(rows)))
@@ -130,7 +132,7 @@ def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits:
             with gr.Row(equal_height=True):
                 upload_button = gr.Button("加入资料库", variant="primary", elem_id="qa-upload", scale=0, min_width=160)
                 gr.Markdown(limits, elem_id="qa-limits")
-        upload_result = gr.Markdown(elem_id="qa-upload-report", min_height=30)
+        report_view = gr.Markdown(elem_id="qa-upload-report", min_height=30)
         upload_json = gr.JSON(visible=False)
         with gr.Row(equal_height=True):
             filter_box = gr.Textbox(placeholder="按文件名或标题筛选，回车确认", show_label=False, scale=6, max_length=200,
@@ -158,9 +160,9 @@ def build_archive(live: Live, access: Access, suffixes: tuple[str, ...], limits:
     uploaded = upload_button.click(lambda: gr.Button(interactive=False), None, upload_button, queue=False,
                                    **private).then(
         upload, [files], [upload_json], api_name="upload", concurrency_limit=1, concurrency_id=WRITE_ID,
-        show_progress="full", show_progress_on=[upload_result])
+        show_progress="full", show_progress_on=[report_view])
     uploaded.success(lambda results, text: (upload_report(results), None) + table(text), [upload_json, filter_box],
-                     [upload_result, files] + table_outputs, **private)
+                     [report_view, files] + table_outputs, **private)
     uploaded.then(lambda: gr.Button(interactive=True), None, upload_button, queue=False, **private)
     for trigger in (tab.select, refresh_button.click, filter_box.submit):
         trigger(table, [filter_box], table_outputs, **private)
@@ -182,4 +184,4 @@ def limits_text(max_file_mb: float, max_files: int, max_total_mb: float) -> str:
     return "，".join(x for x in limits if x) + "。同名文件会替换之前上传的版本；内容相同的文件不会重复收录。"
 
 
-__all__ = ["WRITE_ID", "build_archive", "limits_text"]
+__all__ = ["WRITE_ID", "build_library", "limits_text"]

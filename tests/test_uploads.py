@@ -1,29 +1,30 @@
-"""The archive behind the page's 资料库 tab (archive.py, originals.py), model-free: uploads kept as originals
-under safe names, one per uploaded name, a result per file, replace and dedupe, a failed upload undone, what
-a killed upload left settled by its journal, removal deleting only our originals, the folder guard, the
-sources table, noticing another writer, one writer at a time. Uploads killed by a real SIGKILL:
-tests/test_reliability.py."""
+"""The service behind the page's 资料库 tab (uploads.py, originals.py), model-free: uploads kept as originals
+under safe names, one per uploaded name, a result per file (and its words, render.py), replace and dedupe, a
+failed upload undone, what a killed upload left settled by its journal, removal deleting only our originals,
+the folder guard, the sources table, noticing another writer, one writer at a time. Uploads killed by a real
+SIGKILL: tests/test_reliability.py."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-import threading
 import unicodedata
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from qa_assistant.archive import copy_of
-from qa_assistant.originals import settle_uploads
 from qa_assistant.ingest import IngestError
+from qa_assistant.originals import settle_uploads
 from qa_assistant.originals import (INCOMING, JOURNAL, MAX_NAME_BYTES, PREVIOUS, safe_name, stored_name,
                                     write_journal)
-from qa_assistant.store import IndexLoadError, IndexLockedError, check_index_folder, load_index, write_lock
+from qa_assistant.store import IndexLoadError, IndexLockedError, check_index_folder, load_index
+from qa_assistant.render import refusal_text, upload_message
 from qa_assistant.store.files import ORIGINALS, ORIGINALS_MARK
+from qa_assistant.uploads import RequestError
 
-from .conftest import ARTICLES, FakeEmbedder, new_assistant, reopen, write_jsonl
+from .conftest import ARTICLES, FakeEmbedder, another_writer, new_assistant, reopen, write_jsonl
 
 PAGE = "密云水库开展春季鱼类增殖放流\n\n本报讯（记者 赵清波）4月18日，密云区向水库投放鲢鱼、鳙鱼鱼苗120万尾。\n\n" \
        "据介绍，今年秋季还将再放流鱼苗80万尾。\n"
@@ -67,7 +68,7 @@ def test_safe_names_stay_in_the_folder(sent, stored):
 
 @pytest.mark.parametrize("sent", ["tool.exe", "noextension", "archive.txt.zip", ""])
 def test_unsupported_names_are_refused(sent):
-    with pytest.raises(IngestError, match="不支持的文件类型"):
+    with pytest.raises(IngestError, match="unsupported kind of file"):
         safe_name(sent)
 
 
@@ -138,11 +139,12 @@ def test_upload_keeps_originals_and_says_what_happened_to_each_file(archive, inp
              inputs / "tool.exe"]
     writer, results = archive.upload(files)
     assert [r["status"] for r in results] == ["added", "added", "error", "error"]
-    assert results[0]["message"] == "已加入：2 篇文章、3 个段落" and results[0]["stored_as"] == "originals/news.jsonl"
+    assert upload_message(results[0]) == "已加入：2 篇文章、3 个段落" and results[0]["stored_as"] == "originals/news.jsonl"
     assert (results[1]["file"], results[1]["stored_as"], results[1]["articles"]) == (
         "../../evil/.page.txt", f"originals/{stored_name('.page.txt')}", 1)  # not page.txt: another name
-    assert "binary" in results[2]["message"] and str(inputs) not in results[2]["message"]
-    assert "不支持" in results[3]["message"]
+    assert "binary" in upload_message(results[2]) and str(inputs) not in upload_message(results[2])
+    assert upload_message(results[3]).startswith("未加入：不支持的文件类型（.exe）；支持：.txt、.md")
+    assert (results[3]["reason"], results[3]["detail"]) == ("unsupported", ".exe")
     assert originals(writer) == [ORIGINALS_MARK, "news.jsonl", stored_name(".page.txt")]
     assert (writer.index_dir / results[1]["stored_as"]).read_text(encoding="utf-8") == PAGE
     assert len(archive.passages) == 0 and len(writer.passages) == 5  # the old assistant is left as it was
@@ -152,13 +154,13 @@ def test_upload_keeps_originals_and_says_what_happened_to_each_file(archive, inp
 def test_same_content_is_unchanged_and_same_name_replaces(archive, inputs):
     writer, _ = archive.upload([inputs / "news.jsonl"])
     again, [result] = writer.upload([("copy.jsonl", inputs / "news.jsonl")])
-    assert result["status"] == "unchanged" and "news.jsonl" in result["message"] and result["passages"] == 3
+    assert result["status"] == "unchanged" and "news.jsonl" in upload_message(result) and result["passages"] == 3
     assert result["stored_as"] == "originals/news.jsonl"  # where that content is kept
     assert originals(again) == [ORIGINALS_MARK, "news.jsonl"]  # not stored twice
     write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
     replaced, [result] = again.upload([inputs / "news.jsonl"])
     assert result["status"] == "replaced" and (result["passages"], result["passages_removed"]) == (2, 1)
-    assert result["message"].startswith("已替换旧版本：现有 1 篇文章、2 个段落")
+    assert upload_message(result).startswith("已替换旧版本：现有 1 篇文章、2 个段落")
     assert json.loads((replaced.index_dir / ORIGINALS / "news.jsonl").read_text()) == ARTICLES[0]
 
 
@@ -196,12 +198,12 @@ def test_an_empty_or_bad_new_version_leaves_the_old_one(archive, inputs):
     before = (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes()
     (inputs / "news.jsonl").write_text('{"id": "a1", "title": "x"}\n', encoding="utf-8")  # no text field
     after, [result] = writer.upload([inputs / "news.jsonl"])
-    assert result["status"] == "error" and "text" in result["message"]
+    assert result["status"] == "error" and "text" in upload_message(result)
     assert (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes() == before
     assert originals(after) == [ORIGINALS_MARK, "news.jsonl"] and len(after.passages) == 3
     (inputs / "news.jsonl").write_text("  \n", encoding="utf-8")
     _, [result] = after.upload([inputs / "news.jsonl"])
-    assert result["status"] == "error" and "空文件" in result["message"]
+    assert result["status"] == "error" and upload_message(result) == "未加入：空文件：没有文字"
     assert (writer.index_dir / ORIGINALS / "news.jsonl").read_bytes() == before
 
 
@@ -241,8 +243,8 @@ def killed_while_embedding(writer, files, monkeypatch) -> None:
         def dies(*args, **kwargs):
             raise Killed
         patch.setattr(FakeEmbedder, "encode_passages", dies)
-        patch.setattr("qa_assistant.archive.unstage_all", lambda staged: None)
-        patch.setattr("qa_assistant.archive.end_journal", lambda home: None)
+        patch.setattr("qa_assistant.uploads.unstage_all", lambda staged: None)
+        patch.setattr("qa_assistant.uploads.end_journal", lambda home: None)
         with pytest.raises(Killed):
             writer.upload(files)
 
@@ -280,8 +282,8 @@ def test_a_killed_upload_whose_index_was_saved_keeps_the_new_version(archive, in
     home = writer.index_dir / ORIGINALS
     write_jsonl(inputs / "news.jsonl", ARTICLES[:1])
     with monkeypatch.context() as patch:  # killed after the manifest switch, before the clean-up
-        patch.setattr("qa_assistant.archive.end_journal", lambda home: None)
-        patch.setattr("qa_assistant.archive.remember", lambda *args: (_ for _ in ()).throw(Killed()))
+        patch.setattr("qa_assistant.uploads.end_journal", lambda home: None)
+        patch.setattr("qa_assistant.uploads._indexed", lambda *args: (_ for _ in ()).throw(Killed()))
         real_unlink = Path.unlink
         patch.setattr(Path, "unlink", lambda self, missing_ok=False: None if self.name.startswith(PREVIOUS)
                       else real_unlink(self, missing_ok))
@@ -313,20 +315,8 @@ def test_settling_deletes_only_what_the_upload_wrote(archive, inputs, tmp_path):
 def test_settling_leaves_a_running_upload_alone(archive, inputs, monkeypatch):
     writer, _ = archive.upload([inputs / "news.jsonl"])
     killed_while_embedding(writer, [inputs / "page.txt"], monkeypatch)
-    held, release = threading.Event(), threading.Event()
-
-    def uploading():
-        with write_lock(writer.index_dir):
-            held.set()
-            release.wait(10)
-    thread = threading.Thread(target=uploading)
-    thread.start()
-    try:
-        held.wait(10)
+    with another_writer(writer.index_dir):
         assert settle_uploads(writer.index_dir) == [] and "page.txt" in originals(writer)
-    finally:
-        release.set()
-        thread.join()
     assert settle_uploads(writer.index_dir) == ["page.txt removed (not in the index)"]
 
 
@@ -340,41 +330,43 @@ def test_a_copy_that_fails_puts_the_old_version_back_at_once(archive, inputs, mo
         raise OSError(28, "No space left on device")
     monkeypatch.setattr("qa_assistant.originals.shutil.copyfile", full)
     after, [result] = writer.upload([inputs / "news.jsonl"])
-    assert result["status"] == "error" and "No space left" in result["message"]
+    assert result["status"] == "error" and "No space left" in upload_message(result)
     assert originals(after) == [ORIGINALS_MARK, "news.jsonl"]
     assert (after.index_dir / ORIGINALS / "news.jsonl").read_bytes() == kept
 
 
+def refused(call) -> str:
+    """What the page says when ``call`` is refused (a RequestError), in its words."""
+    with pytest.raises(RequestError) as error:
+        call()
+    return refusal_text(error.value)
+
+
 def test_upload_limits(archive, inputs):
     archive.settings = archive.settings.replace(max_upload_files=2)
-    with pytest.raises(ValueError, match="一次最多上传 2 个文件"):
-        archive.upload([inputs / "news.jsonl", inputs / "page.txt", inputs / "binary.txt"])
+    assert refused(lambda: archive.upload([inputs / "news.jsonl", inputs / "page.txt", inputs / "binary.txt"])) == (
+        "一次最多上传 2 个文件（收到 3 个），请分批上传。")
     archive.settings = archive.settings.replace(max_upload_mb=0.00001)
-    with pytest.raises(ValueError, match="合计最多"):
-        archive.upload([inputs / "news.jsonl"])
+    assert "合计最多" in refused(lambda: archive.upload([inputs / "news.jsonl"]))
     archive.settings = archive.settings.replace(max_upload_mb=100, max_file_mb=0.0001)
     _, [result] = archive.upload([inputs / "page.txt"])
-    assert result["status"] == "error" and "超过每个文件" in result["message"]
-    with pytest.raises(ValueError, match="没有收到文件"):
-        archive.upload([])
+    assert result["status"] == "error" and "超过每个文件" in upload_message(result)
+    assert refused(lambda: archive.upload([])) == "没有收到文件：请选择要加入资料库的文件。"
+
+
+def test_an_archive_without_a_folder_says_so_for_uploads_and_for_removals(inputs):
+    in_memory = new_assistant(None)
+    in_memory.index([inputs / "news.jsonl"])
+    assert "上传需要索引文件夹" in refused(lambda: in_memory.upload([inputs / "page.txt"]))
+    removal = refused(lambda: in_memory.withdraw(["news.jsonl"]))
+    assert "删除需要索引文件夹" in removal and "qa-assistant remove" in removal and "上传" not in removal
 
 
 def test_a_second_writer_is_told_at_once(archive, inputs):
-    held, release = threading.Event(), threading.Event()
-
-    def writer():
-        with write_lock(archive.index_dir):
-            held.set()
-            release.wait(10)
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        held.wait(10)
-        with pytest.raises(IndexLockedError, match="资料库正在被写入"):
+    with another_writer(archive.index_dir):
+        with pytest.raises(IndexLockedError, match="being written by pid") as error:
             archive.upload([inputs / "page.txt"])
-    finally:
-        release.set()
-        thread.join()
+        assert refusal_text(error.value).startswith("资料库正在被写入，请等写入完成后再试")
     assert archive.upload([inputs / "page.txt"])[1][0]["status"] == "added"
 
 
@@ -395,12 +387,10 @@ def test_withdraw_one_article_keeps_the_original(archive, inputs):
     assert removal["articles"] == ["news:a2"] and removal["sources"] == [] and removal["originals_deleted"] == []
     assert [a["article_id"] for a in left.source("news.jsonl")] == ["news:a1"]
     assert originals(left) == [ORIGINALS_MARK, "news.jsonl"]
-    with pytest.raises(LookupError, match="没有"):
-        left.withdraw(["no-such-thing"])
+    assert refused(lambda: left.withdraw(["no-such-thing"])) == "资料库里没有 no-such-thing"
     _, removal = left.withdraw(["news:a1", "no-such-thing"])
     assert removal["not_found"] == ["no-such-thing"] and removal["originals_deleted"] == ["originals/news.jsonl"]
-    with pytest.raises(ValueError):
-        left.withdraw(["x" * 5000])
+    assert refused(lambda: left.withdraw(["x" * 5000])).startswith("来源或文章编号必须是 1 到 4096 个字符")
 
 
 # ------------------------------------------------------------------ the folder
@@ -425,9 +415,14 @@ def test_the_folder_guard_accepts_the_originals_folder_and_saves_keep_it(archive
     (foreign / ORIGINALS / "mine.txt").write_text("a user's file", encoding="utf-8")
     with pytest.raises(IndexLoadError, match="not an index"):
         check_index_folder(foreign)
-    with pytest.raises(IndexLoadError, match="was not made by qa-assistant"):
+    with pytest.raises(IndexLoadError, match="not an index"):  # no index is written among a user's files
         new_assistant(foreign).upload([inputs / "page.txt"])
-    assert (foreign / ORIGINALS / "mine.txt").is_file()
+    new_assistant(tmp_path / "index2").index([inputs / "news.jsonl"])
+    (tmp_path / "index2" / ORIGINALS).mkdir()
+    (tmp_path / "index2" / ORIGINALS / "mine.txt").write_text("a user's file", encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="was not made by qa-assistant"):  # an index, with a folder not ours
+        reopen(tmp_path / "index2").upload([inputs / "page.txt"])
+    assert (foreign / ORIGINALS / "mine.txt").is_file() and (tmp_path / "index2" / ORIGINALS / "mine.txt").is_file()
 
 
 # ------------------------------------------------------------------ the table, one source
@@ -444,10 +439,8 @@ def test_sources_table_filter_and_one_source(archive, inputs):
     article, = writer.source("page.txt")
     assert article["title"] == "密云水库开展春季鱼类增殖放流" and len(article["paragraphs"]) == 2
     assert "120万尾" in article["paragraphs"][0]["text"]
-    with pytest.raises(LookupError):
-        writer.source("missing.txt")
-    with pytest.raises(ValueError):
-        writer.sources("x" * 500)
+    assert refused(lambda: writer.source("missing.txt")) == "资料库里没有来源 missing.txt"
+    assert refused(lambda: writer.sources("x" * 500)) == "筛选文字最多 200 个字符"
 
 
 # ------------------------------------------------------------------ another writer
@@ -460,5 +453,5 @@ def test_reloaded_notices_another_writer_and_leaves_the_old_archive(archive, inp
     fresh = served.reloaded()
     assert fresh is not served and len(fresh.passages) == 5 and len(served.passages) == 3
     assert fresh.reloaded() is fresh
-    assert copy_of(fresh).passages is fresh.passages  # a copy shares the loaded index until it writes
+    assert copy.copy(fresh).passages is fresh.passages  # a copy shares the loaded index until it writes
     assert len(load_index(served.index_dir).passages) == 5

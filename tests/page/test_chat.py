@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
+from ..conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "qa_assistant" / "data" / "page_000.txt"
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -70,7 +70,7 @@ def test_server_logs_the_index_and_model(server, client):
     log = server.log.read_text()
     assert str(server.index) in log and "multilingual-e5-small" in log
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(named) == {"/ask", "/upload", "/sources", "/remove"}  # the archive tab's three: tests/test_archive_page.py
+    assert set(named) == {"/ask", "/upload", "/sources", "/remove"}  # the archive tab's three: tests/page/test_library.py
 
 
 @pytest.mark.e2e

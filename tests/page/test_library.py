@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
+from ..conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_ENV, cli_command, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "qa_assistant" / "data" / "page_000.txt"
 CMRC = ROOT / "qa_assistant" / "data" / "cmrc2018_trial" / "corpus.jsonl"
 ARTIFACTS = ROOT / "test-artifacts"
