@@ -152,11 +152,14 @@ def passage_features(question: Question, dense: float, best_dense: float, bm25: 
 
 
 def names_gate(rows: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """A passage whose headline, article and text lack a name the question asks about (a town, a person
-    jieba does not know) is about something else, however alike: its probability is 0. A rule, not a
-    fitted weight: the same story in another town must never answer."""
+    """Two rules, not fitted weights, set a passage's probability to 0: its headline, article and text lack
+    a name the question asks about (a town, a person jieba does not know) — the same story in another
+    town must never answer — or it lacks what the question specifically requires (多少平方米 needs a
+    number with 平方米, 哪份文件 a title in 《》, money an amount in 元: see answer_type.answer_requirement)."""
     rows = np.atleast_2d(rows)
-    return np.where(rows[:, PASSAGE_FEATURES.index("names_missing")] > 0, 0.0, probabilities)
+    missing = rows[:, PASSAGE_FEATURES.index("names_missing")] > 0
+    unmet = (rows[:, PASSAGE_FEATURES.index("requirement_set")] > 0) & (rows[:, PASSAGE_FEATURES.index("requirement_met")] == 0)
+    return np.where(missing | unmet, 0.0, probabilities)
 
 
 # ------------------------------------------------------------------ short answers

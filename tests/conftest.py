@@ -110,6 +110,20 @@ def default_model_index(folder: Path, precision: str = "int8") -> Path:
 
 
 @contextmanager
+def page_in_process(assistant: Assistant):
+    """The page over ``assistant`` (the stand-in encoder: no model) served from this process; yields its URL."""
+    from qa_assistant.page import build_app
+    app = build_app(assistant)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, ssr_mode=False,
+               quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@contextmanager
 def another_writer(folder: Path):
     """The index's write lock held by another thread (an upload, or a shell ``index``) while the block runs."""
     from qa_assistant.store import write_lock

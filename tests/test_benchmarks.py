@@ -13,7 +13,7 @@ import pytest
 import benchmarks
 from qa_assistant.assistant import Assistant
 
-from .conftest import SAMPLE_PAGE, FakeEmbedder, default_model_index, free_port, new_assistant
+from .conftest import SAMPLE_PAGE, FakeEmbedder, default_model_index, new_assistant, page_in_process
 
 MODULES = sorted(info.name for info in pkgutil.iter_modules(benchmarks.__path__))
 
@@ -107,16 +107,10 @@ def test_formats_build_their_archives(tmp_path):
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    from qa_assistant.page import build_app
-    folder = tmp_path_factory.mktemp("bench-page")
-    assistant = new_assistant(folder / "index")
+    assistant = new_assistant(tmp_path_factory.mktemp("bench-page") / "index")
     assistant.index([SAMPLE_PAGE])
-    app = build_app(assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, ssr_mode=False,
-               quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    with page_in_process(assistant) as url:
+        yield url
 
 
 def test_chat_concurrency_with_one_user(page):

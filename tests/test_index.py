@@ -93,6 +93,8 @@ def test_damaged_file_without_verification_is_still_a_clear_error(built):
     (lambda text: json.dumps({**json.loads(text), "format": "other"}), "not a qa-assistant index"),
     (lambda text: json.dumps({**json.loads(text), "format_version": 99}), "format 99 is not supported"),
     (lambda text: json.dumps({**json.loads(text), "passages": 3}), "index parts disagree"),
+    (lambda text: json.dumps({**json.loads(text), "sparse": {**json.loads(text)["sparse"], "tokenizer": "jieba-v0"}}),
+     "BM25 tokens were made by jieba-v0, this version makes jieba-search"),
 ])
 def test_damaged_manifest_is_named(built, edit, message):
     _, folder, _, _ = built
@@ -278,6 +280,21 @@ def test_an_index_is_never_updated_at_another_precision(tmp_path, built_at, upda
     assert other.embedder.encoded == [] and snapshot(folder) == before and (folder / MANIFEST).read_bytes() == manifest
     report = reopen(folder, FakeEmbedder(precision=built_at)).index([inputs])
     assert report.passages_added == 1 and json.loads((folder / MANIFEST).read_text())["model"]["precision"] == built_at
+
+
+def test_the_headline_budget_is_recorded_and_read_back_by_the_encoder_and_bm25(tmp_path, monkeypatch):
+    """What shapes an index's vectors and BM25 tokens is recorded in its manifest and used from there."""
+    import qa_assistant.assistant as facade
+    from qa_assistant.assistant import Assistant
+    from qa_assistant.settings import IndexSettings, Settings
+    made = []
+    monkeypatch.setattr(facade, "Embedder", lambda name, **options: made.append(options) or FakeEmbedder())
+    news = write_jsonl(tmp_path / "news.jsonl", [{"id": "a", "title": "春节慰问困难职工", "text": "送上米面油。"}])
+    Assistant.open(tmp_path / "idx", Settings(index=IndexSettings(heading_chars=2)), create=True).index([news])
+    reopened = Assistant.open(tmp_path / "idx")
+    assert [options["heading_chars"] for options in made] == [2, 2]
+    assert json.loads((tmp_path / "idx" / MANIFEST).read_text())["settings"]["index"]["heading_chars"] == 2
+    assert "春节" in reopened.data.sparse.vocabulary and "慰问" not in reopened.data.sparse.vocabulary
 
 
 # ---------------------------------------------------------------- incremental updates

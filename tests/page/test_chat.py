@@ -152,7 +152,7 @@ def test_api_modes(client, mode):
     (("问" * 5000, [], 5, "hybrid"), "无法回答这个问题"),
     ((Q_GIFTS, [Q_COMPANIES, 3], 5, "hybrid"), "history"),
     ((Q_GIFTS, ["问" * 3000], 5, "hybrid"), "at most 2000"),
-    ((Q_COMPANIES, [], 5, "hybrid", "12/01/2024"), "not a date"),
+    ((Q_COMPANIES, [], 5, "hybrid", "12/01/2024"), "not a real date"),
 ])
 def test_api_errors_are_clear_messages(client, args, message):
     from gradio_client.exceptions import AppError

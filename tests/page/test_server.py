@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from ..conftest import ARTICLES, FakeEmbedder, free_port, new_assistant, reopen, write_jsonl
+from ..conftest import ARTICLES, FakeEmbedder, new_assistant, page_in_process, reopen, write_jsonl
 
 USER, PASSWORD = "editor", "s3cret:with-colon"
 
@@ -150,16 +150,11 @@ def _call(url: str, endpoint: str, data) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The page over an index of two articles and the stand-in encoder, served in this process."""
-    from qa_assistant.page import build_app
     folder = tmp_path_factory.mktemp("page")
     assistant = new_assistant(folder / "index")
     assistant.index([write_jsonl(folder / "news.jsonl", ARTICLES)])
-    app = build_app(assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, ssr_mode=False,
-               quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    with page_in_process(assistant) as url:
+        yield url
 
 
 def test_malformed_api_calls_get_one_line_errors_and_leave_one_log_line_each(page, caplog, capfd):

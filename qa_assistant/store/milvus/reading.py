@@ -22,7 +22,13 @@ WINDOW = 16384  # BM25 rows scored exactly per question besides the dense candid
 SOURCE_FIELDS = ["key", "checksum", "gen", "pending", "retired", "passages", "articles", "tokens"]
 
 
-@dataclass
+def live_filter(hidden: frozenset, extra: str = "") -> str:
+    """A filter for the rows of every generation but the ``hidden`` ones (and ``extra``)."""
+    parts = [f"not ({in_list('gen', sorted(hidden))})" if hidden else "", extra]
+    return " and ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What readers see now: the generations to hide, the live passage count, the row space, the record."""
     hidden: frozenset
@@ -33,8 +39,7 @@ class Snapshot:
 
     def live(self, extra: str = "") -> str:
         """A filter for the live rows (and ``extra``)."""
-        parts = [f"not ({in_list('gen', sorted(self.hidden))})" if self.hidden else "", extra]
-        return " and ".join(p for p in parts if p)
+        return live_filter(self.hidden, extra)
 
 
 class Reader:
@@ -73,13 +78,13 @@ class Reader:
             if meta is None:
                 snap = Snapshot(frozenset(), 0, 0, self.record)
             else:
-                hidden = {g for r in connection.query(connection.sources_name, "pending > 0 or retired > 0",
-                                                      ["pending", "retired"])
-                          for g in (r["pending"], r["retired"]) if g > 0}
-                snap = Snapshot(frozenset(hidden), 0, int(meta.get("next_row", 0)), meta)
-                counted = connection.call("count", connection.client.query, connection.name, filter=snap.live(),
-                                          output_fields=["count(*)"])
-                snap.count = int(counted[0]["count(*)"]) if counted else 0
+                hidden = frozenset(g for r in connection.query(connection.sources_name, "pending > 0 or retired > 0",
+                                                               ["pending", "retired"])
+                                   for g in (r["pending"], r["retired"]) if g > 0)
+                counted = connection.call("count", connection.client.query, connection.name,
+                                          filter=live_filter(hidden), output_fields=["count(*)"])
+                snap = Snapshot(hidden, int(counted[0]["count(*)"]) if counted else 0, int(meta.get("next_row", 0)),
+                                meta)
                 self.record = meta
             self._snapshot = snap
         return snap
