@@ -23,7 +23,7 @@ from .identity import (DEFAULT_MODEL, DEFAULT_NAMES, DEFAULT_PRECISION, ModelInf
                        check_model, recorded_precision)
 from .ingest import IngestError, check_file_size, supported_suffixes
 from .originals import settle_uploads
-from .passages import Passage
+from .passages import Passage, mean_ocr
 from .question import DateRange, Question, QuestionError, analyse
 from .retrieve import Hit, HybridSearcher
 from .settings import Settings, SettingsError
@@ -266,15 +266,18 @@ class Assistant:
         return example_questions(self, limit)
 
     def articles(self) -> list[dict]:
-        """Every article as the index holds it, by source: id, headline, date, paragraphs and passages."""
+        """Every article as the index holds it, by source: id, headline, date, paragraphs and passages, and
+        ``ocr``: the mean OCR confidence of its passages read by OCR, or None when none was."""
         by_article: dict[str, dict] = {}
         for passage in self.data.passages:
             entry = by_article.setdefault(passage.article_id, {
                 "source": passage.source, "article_id": passage.article_id, "title": passage.title,
-                "date": passage.date, "paragraphs": set(), "passages": 0})
+                "date": passage.date, "paragraphs": set(), "passages": 0, "ocr": []})
             entry["paragraphs"].add(passage.paragraph)
             entry["passages"] += 1
-        return [dict(e, paragraphs=len(e["paragraphs"])) for e in by_article.values()]
+            if passage.ocr is not None:
+                entry["ocr"].append(passage.ocr)
+        return [dict(e, paragraphs=len(e["paragraphs"]), ocr=mean_ocr(e["ocr"])) for e in by_article.values()]
 
     # ============================================================== the archive tab (logic in uploads.py)
     # A write returns a new Assistant and leaves this one as it was: a question in flight finishes on it.

@@ -29,6 +29,7 @@ class Passage:
     subtitle: str = ""
     date: str = ""
     url: str = ""
+    ocr: float | None = None  # read by OCR from a page image: the recogniser's confidence (0–1); else None
 
     @property
     def heading(self) -> str:
@@ -42,7 +43,11 @@ class Passage:
         return f"《{self.title}》{date}第{self.paragraph}段{piece}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The passage as a record; ``ocr`` only when set, so a passage not read by OCR is saved as before."""
+        record = asdict(self)
+        if self.ocr is None:
+            del record["ocr"]
+        return record
 
     @classmethod
     def from_dict(cls, record: dict) -> "Passage":
@@ -142,9 +147,15 @@ def article_passages(article: Article, fits: Fits) -> list[Passage]:
                 id=passage_id(article.id, number, part, piece), article_id=article.id, title=article.title,
                 subtitle=article.subtitle, paragraph=number, part=part, text=piece, source=article.source,
                 start=offset + span.start, end=offset + span.end, kind=paragraph.kind,
-                date=article.date, url=article.url))
+                date=article.date, url=article.url, ocr=paragraph.ocr))
         offset += len(paragraph.text) + 1
     return passages
+
+
+def mean_ocr(confidences: Sequence[float | None]) -> float | None:
+    """The mean OCR confidence of passages read by OCR (those with None left out), or None if none was."""
+    read = [c for c in confidences if c is not None]
+    return round(sum(read) / len(read), 3) if read else None
 
 
 def make_passages(articles: Iterable[Article], fits: Fits) -> list[Passage]:

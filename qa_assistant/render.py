@@ -80,7 +80,7 @@ def answer_json(answer: Answer) -> dict:
             "rank": rank, "id": hit.passage.id, "article_id": hit.passage.article_id,
             "title": hit.passage.title, "date": hit.passage.date, "paragraph": hit.passage.paragraph,
             "part": hit.passage.part, "text": hit.passage.text, "source": hit.passage.source,
-            "citation": hit.passage.citation,
+            "citation": hit.passage.citation, "ocr": hit.passage.ocr,
             "sources": [{"id": p.id, "article_id": p.article_id, "source": p.source, "citation": p.citation}
                         for p in hit.passages],
             "score": round(hit.score, 6), "dense": round(hit.dense, 6), "bm25": round(hit.bm25, 6),
@@ -309,6 +309,13 @@ def article_choices(articles: Sequence[dict]) -> list[tuple[str, str]]:
             for a in articles]
 
 
+def _ocr_mark(confidence: float | None) -> str:
+    """「OCR」 before a paragraph read by OCR, its confidence on hover; nothing for one that was not."""
+    if confidence is None:
+        return ""
+    return f' <span class="qa-ocr" title="由 OCR 从图像识别，置信度 {float(confidence):.2f}">「OCR」</span>'
+
+
 def source_html(label: str, articles: Sequence[dict]) -> str:
     """One source as the index holds it: each article (headline, date, id) with its paragraphs, escaped;
     long sources are cut at MAX_VIEW_ARTICLES articles or MAX_VIEW_CHARS characters, saying so."""
@@ -319,8 +326,8 @@ def source_html(label: str, articles: Sequence[dict]) -> str:
         if shown >= MAX_VIEW_ARTICLES or size > MAX_VIEW_CHARS:
             parts.append(f'<p class="qa-note">还有 {len(articles) - shown} 篇文章未显示。</p>')
             break
-        body = "".join(f'<p><span class="qa-para">第{int(p["paragraph"])}段</span> {_h(p["text"])}</p>'
-                       for p in article["paragraphs"])
+        body = "".join(f'<p><span class="qa-para">第{int(p["paragraph"])}段</span>{_ocr_mark(p.get("ocr"))} '
+                       f'{_h(p["text"])}</p>' for p in article["paragraphs"])
         size += len(body)
         date = f" {_h(article['date'])}" if article.get("date") else ""
         parts.append(f'<details class="qa-article"{" open" if shown == 0 else ""}><summary>《{_h(article["title"])}》'

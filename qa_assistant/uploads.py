@@ -16,6 +16,7 @@ from .identity import sha256_file
 from .ingest import FileTooLargeError, IngestError, check_file_size, load_articles, supported_suffixes
 from .originals import (delete_originals, end_journal, name_suffix, originals_folder, stage, stored_name, unstage,
                         unstage_all, with_tag, write_journal)
+from .passages import mean_ocr
 from .settings import Settings
 from .store.base import Store
 from .store.files import ORIGINALS
@@ -105,7 +106,8 @@ def sources(store: Store, text: Any = "") -> list[dict]:
 
 def source_articles(store: Store, key: Any) -> list[dict]:
     """The articles of one source (its path, or a file name only one source has) in index order, each with
-    its paragraphs as the index holds them (the pieces of a long paragraph joined)."""
+    its paragraphs as the index holds them (the pieces of a long paragraph joined; ``ocr``: the OCR
+    confidence of a paragraph read by OCR, else None)."""
     source = _one_source(store, key)
     articles: dict[str, dict] = {}
     for passage in store.data.passages:
@@ -115,8 +117,9 @@ def source_articles(store: Store, key: Any) -> list[dict]:
             "article_id": passage.article_id, "title": passage.title, "subtitle": passage.subtitle,
             "date": passage.date, "url": passage.url, "passages": 0, "paragraphs": {}})
         entry["passages"] += 1
-        entry["paragraphs"].setdefault(passage.paragraph, []).append((passage.part, passage.text))
-    return [dict(a, paragraphs=[{"paragraph": n, "text": "".join(t for _, t in sorted(parts))}
+        entry["paragraphs"].setdefault(passage.paragraph, []).append((passage.part, passage.text, passage.ocr))
+    return [dict(a, paragraphs=[{"paragraph": n, "text": "".join(t for _, t, _ in sorted(parts, key=lambda p: p[0])),
+                                 "ocr": mean_ocr([c for _, _, c in parts])}
                                 for n, parts in sorted(a["paragraphs"].items())]) for a in articles.values()]
 
 

@@ -113,10 +113,11 @@ def default_model_index(folder: Path, precision: str = "int8") -> Path:
 def page_in_process(assistant: Assistant):
     """The page over ``assistant`` (the stand-in encoder: no model) served from this process; yields its URL."""
     from qa_assistant.page import build_app
+    from qa_assistant.page.library import PAGE_I18N
     app = build_app(assistant)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, ssr_mode=False,
-               quiet=True)
+               quiet=True, i18n=PAGE_I18N)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -141,6 +141,19 @@ def test_dates_filter_inside_the_search(tmp_path):
         assert got == [h.passage.date for h in local.retrieve("职工运动会", k=5, since=since, until=until)]
 
 
+def test_a_passage_read_by_ocr_is_kept_without_its_confidence(tmp_path, monkeypatch):
+    """The archive's schema is fixed: an OCR'd passage is written and read back whole, ``ocr`` as None."""
+    from qa_assistant.ingest import Article, Paragraph, files
+    monkeypatch.setitem(files.READERS, ".txt", lambda path, source: [
+        Article("scan:1", "扫描版", (Paragraph("区总工会走访慰问了13名困难职工。", ocr=0.9),), source)])
+    page = tmp_path / "scan.txt"
+    page.write_text("(read by the stand-in reader)", encoding="utf-8")
+    milvus = fake_on(f"milvus-lite://{tmp_path}/archive.db")
+    assert milvus.index([page]).passages_added == 1
+    [passage] = fake_on(f"milvus-lite://{tmp_path}/archive.db").passages
+    assert (passage.text, passage.ocr) == ("区总工会走访慰问了13名困难职工。", None)
+
+
 def test_cmrc_bm25_scores_match_the_local_store(tmp_path):
     corpus = ROOT / "qa_assistant" / "data" / "cmrc2018_trial" / "corpus.jsonl"
     questions = [json.loads(line)["question"] for line in

@@ -1,6 +1,6 @@
 """Which files are read, and by which reader: folders are walked for supported files (index folders,
-hidden folders and virtual environments are left out), oversized files are refused unread, and each
-file goes to the reader of its kind (path → articles)."""
+hidden folders, virtual environments and a saved web page's 「X_files」 folder are left out), oversized
+files are refused unread, and each file goes to the reader of its kind (path → articles)."""
 from __future__ import annotations
 
 import logging
@@ -80,9 +80,18 @@ def is_index_folder(folder: Path) -> bool:
         return False
 
 
+def is_saved_page_files(folder: Path) -> bool:
+    """A saved web page's own folder (「X_files」 beside 「X.html」 or 「X.htm」): its images, styles and
+    scripts, not articles."""
+    stem = folder.name[:-len("_files")] if folder.name.endswith("_files") else ""
+    return bool(stem) and any((folder.parent / (stem + suffix)).is_file() for suffix in (".html", ".htm"))
+
+
 def _skip_reason(folder: Path) -> str | None:
     if folder.name.startswith("."):
         return "hidden folder"
+    if is_saved_page_files(folder):
+        return "a saved web page's images and scripts"
     if (folder / "pyvenv.cfg").is_file() or folder.name in _NON_CONTENT_FOLDERS:
         return "virtual environment or package folder"
     if is_index_folder(folder):
@@ -92,8 +101,8 @@ def _skip_reason(folder: Path) -> str | None:
 
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files to ingest, in a stable order. A given file must be of a supported kind; folders are walked
-    for supported files, leaving out index folders, hidden folders and virtual environments (the log
-    says what was left out, and which files were not of a supported kind)."""
+    for supported files, leaving out index folders, hidden folders, virtual environments and a saved web
+    page's 「X_files」 folder (the log says what was left out, and which files were not of a supported kind)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():

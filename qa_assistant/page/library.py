@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 
 WRITE_ID = "archive-write"  # uploads and removals share one slot: the index has one writer at a time
 
+# Gradio's own words in the upload box (「Drop File Here - or - Click to Upload」), which gr.File has no
+# parameter for, in Chinese: by the translation keys of its frontend, under every locale it ships (it picks
+# one by the browser's language), so the box speaks Chinese whatever the browser's language. Passed to
+# ``launch(i18n=...)`` by ``serve``.
+UPLOAD_TEXT = {"upload_text.drop_file": "将文件拖放到这里", "common.or": "或",
+               "upload_text.click_to_upload": "点击选择文件"}
+GRADIO_LOCALES = ("en", "zh-CN", "zh-TW", "ar", "ca", "ckb", "de", "es", "et", "eu", "fa", "fi", "fr", "he", "hi",
+                  "id", "ja", "ko", "lt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sv", "ta", "th", "tr", "uk",
+                  "ur", "uz")
+PAGE_I18N = gr.I18n(**{locale: dict(UPLOAD_TEXT) for locale in GRADIO_LOCALES})
+
 
 def _fail(action: str, error: Exception) -> gr.Error:
     """A failed request: the user's mistake in one line (and one in the log); a bug with its traceback in the log."""

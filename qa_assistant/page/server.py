@@ -15,7 +15,7 @@ from ..assistant import Assistant
 from ..render import page_title
 from ..settings import SettingsError
 from .chat import API_NAME, build_chat, chat_sidebar, refusal
-from .library import build_library, limits_text
+from .library import PAGE_I18N, build_library, limits_text
 from .live import Access, Live, access_for
 from .style import CSS, THEME
 
@@ -128,6 +128,7 @@ def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, chan
              " (login required)" if auth else "" if access.manage else f" (listening on {host} without --auth)")
     max_mb = assistant.settings.max_file_mb
     launch_kwargs.setdefault("max_file_size", int(max_mb * (1 << 20)) if max_mb else None)
+    launch_kwargs.setdefault("i18n", PAGE_I18N)  # the upload box's own words in Chinese
     try:
         app.launch(server_name=host, server_port=port, show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                    footer_links=["api"], auth=list(auth) if auth else None,

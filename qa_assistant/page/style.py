@@ -32,5 +32,6 @@ CSS = """
   background: var(--background-fill-secondary); }
 #qa-source-view details.qa-article summary { cursor: pointer; font-weight: 600; }
 #qa-source-view .qa-para { color: var(--body-text-color-subdued); font-size: 0.85em; margin-right: 0.4em; }
+#qa-source-view .qa-ocr { color: #b45309; font-size: 0.85em; cursor: help; }
 #qa-source-view { max-height: 60vh; overflow-y: auto; }
 """

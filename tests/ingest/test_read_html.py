@@ -92,3 +92,17 @@ def test_a_missing_library_is_one_line_naming_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "lxml.html.clean", None)  # import fails as when the package is absent
     with pytest.raises(IngestError, match=r"page.html: cannot read HTML files: .*pip install lxml_html_clean"):
         parse_html("<html><body><p>正文</p></body></html>", "page.html")
+
+
+def test_a_saved_page_s_files_folder_is_not_walked(tmp_path, caplog):
+    """「X_files」 beside 「X.html」 holds the saved page's images and frames (now readable kinds, by OCR):
+    left out, and said so in the log; a folder that only ends in _files is walked as any other."""
+    import logging
+    for name in ("报道.html", "报道_files/logo.png", "报道_files/frame.htm", "旧版.htm", "旧版_files/photo.jpg",
+                 "2024_files/notes.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger="qa_assistant.ingest.files"):
+        found = [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])]
+    assert found == ["2024_files/notes.txt", "报道.html", "旧版.htm"]
+    assert "报道_files: a saved web page's images and scripts, skipped" in caplog.text

@@ -186,3 +186,27 @@ def test_the_archive_endpoints_upload_list_and_remove(page, tmp_path):
     assert client.predict(["fish.txt"], api_name="/remove")["originals_deleted"] == ["originals/fish.txt"]
     with pytest.raises(AppError, match="无法删除：资料库里没有 fish.txt"):
         client.predict(["fish.txt"], api_name="/remove")
+
+
+def test_the_upload_box_speaks_chinese_and_takes_images(page):
+    """Gradio's own 「Drop File Here - or - Click to Upload」 comes in Chinese whatever the browser's language
+    (the page's translations, as the served config gives them), and the box takes the scanned kinds."""
+    with urllib.request.urlopen(f"{page}config", timeout=30) as response:
+        config = json.load(response)
+    translations = config["i18n_translations"]
+    for locale in ("en", "zh-CN", "zh-TW", "fr"):
+        assert translations[locale]["upload_text.drop_file"] == "将文件拖放到这里"
+        assert translations[locale]["upload_text.click_to_upload"] == "点击选择文件"
+    [upload] = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "qa-upload-files"]
+    assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"} <= set(upload["props"]["file_types"])
+
+
+def test_serve_launches_the_page_with_its_chinese_upload_text(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from qa_assistant.page import serve
+    from qa_assistant.page.library import PAGE_I18N
+    launched = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(kwargs))
+    serve(tmp_path / "index", assistant=new_assistant(None))
+    assert launched["i18n"] is PAGE_I18N

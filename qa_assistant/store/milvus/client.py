@@ -19,6 +19,8 @@ FORMAT_VERSION = 1
 META, LEASE = "@archive", "@lease"  # keys of the archive's own records in <name>_sources
 BATCH = 512  # rows per insert or query page
 PASSAGE_FIELDS = {"id": "passage_id", "start": "start_offset", "end": "end_offset"}  # Passage → Milvus field
+# the Passage fields a Milvus archive keeps (its schema is fixed: ``ocr`` is not kept, it reads back as None)
+STORED_FIELDS = tuple(name for name in Passage.__dataclass_fields__ if name != "ocr")
 LITE_HINT = (" (a milvus-lite archive is open in one process only: serve it with `milvus-lite server --data-dir PATH "
              "--port 19530` and use milvus://127.0.0.1:19530/COLLECTION)")
 
@@ -34,11 +36,11 @@ def in_list(field: str, values: Iterable) -> str:
 
 
 def passage_fields() -> list[str]:
-    return ["row"] + [PASSAGE_FIELDS.get(name, name) for name in Passage.__dataclass_fields__]
+    return ["row"] + [PASSAGE_FIELDS.get(name, name) for name in STORED_FIELDS]
 
 
 def to_passage(record: dict) -> Passage:
-    return Passage(**{name: record[PASSAGE_FIELDS.get(name, name)] for name in Passage.__dataclass_fields__})
+    return Passage(**{name: record[PASSAGE_FIELDS.get(name, name)] for name in STORED_FIELDS})
 
 
 @contextlib.contextmanager
@@ -149,5 +151,5 @@ class Connection:
             server_manager_instance.release_server(self.target.uri)
 
 
-__all__ = ["BATCH", "Connection", "FORMAT", "FORMAT_VERSION", "LEASE", "META", "PASSAGE_FIELDS", "in_list",
-           "passage_fields", "quote", "to_passage"]
+__all__ = ["BATCH", "Connection", "FORMAT", "FORMAT_VERSION", "LEASE", "META", "PASSAGE_FIELDS", "STORED_FIELDS",
+           "in_list", "passage_fields", "quote", "to_passage"]

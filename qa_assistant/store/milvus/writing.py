@@ -23,7 +23,7 @@ from .. import bm25
 from ..dense import choose_dense_kind
 from ..errors import IndexLockedError, IndexWriteError
 from ..sparse import SparseIndex
-from .client import BATCH, FORMAT, FORMAT_VERSION, LEASE, META, PASSAGE_FIELDS, in_list
+from .client import BATCH, FORMAT, FORMAT_VERSION, LEASE, META, PASSAGE_FIELDS, STORED_FIELDS, in_list
 from .reading import REFRESH_SECONDS, SOURCE_FIELDS, Reader
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS + 0.2  # longer than a reader keeps its view of the live generations
@@ -344,7 +344,7 @@ def _alive(lease: dict) -> bool:
 
 
 def _row(passage, row: int, gen: int, vector: np.ndarray, words: list[str], average: float, params) -> dict:
-    record = {PASSAGE_FIELDS.get(k, k): v for k, v in passage.to_dict().items()}
+    record = {PASSAGE_FIELDS.get(k, k): v for k, v in passage.to_dict().items() if k in STORED_FIELDS}
     for name, limit in TEXT_LIMITS.items():
         size = len(record[name].encode("utf-8"))
         if size > limit:
