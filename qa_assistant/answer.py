@@ -6,6 +6,8 @@ An answer is data; render.py writes it for the terminal, the page and the API.""
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -116,6 +118,38 @@ class _Read:
         return int(np.argmax(self.sentence_probabilities))
 
 
+class SentenceVectors:
+    """Sentence vectors kept across questions (the same passages come back question after question), up
+    to ``limit`` sentences, least recently used first out; keyed by the encoder's identity and the text."""
+
+    def __init__(self, limit: int = 20_000):
+        self.limit, self._vectors, self._lock = limit, OrderedDict(), threading.Lock()
+
+    def encode(self, embedder, sentences: Sequence[str]) -> np.ndarray:
+        info = getattr(embedder, "info", None)
+        identity = (getattr(info, "fingerprint", id(embedder)), getattr(info, "precision", ""))
+        keys = [(identity, s) for s in sentences]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        fresh = dict(zip(missing, embedder.encode_sentences([k[1] for k in missing]))) if missing else {}
+        with self._lock:
+            self._vectors.update(fresh)
+            found = []
+            for key in keys:  # a vector another thread's question pushed out meanwhile is in ``fresh``
+                vector = self._vectors.get(key)
+                if vector is None:
+                    vector = fresh[key] if key in fresh else embedder.encode_sentences([key[1]])[0]
+                else:
+                    self._vectors.move_to_end(key)
+                found.append(vector)
+            while len(self._vectors) > self.limit:
+                self._vectors.popitem(last=False)
+        return np.stack(found) if found else np.zeros((0, 1), np.float32)
+
+
+SENTENCE_VECTORS = SentenceVectors()
+
+
 def compose_answer(asked: Question, hits: Sequence[Hit], embedder, query_vector: np.ndarray, mode: str = "hybrid",
                    limits: AnswerSettings = AnswerSettings(),
                    article: Callable[[Hit], Sequence[Passage]] = lambda hit: (hit.passage,),
@@ -145,7 +179,7 @@ def _read(asked: Question, hits: list[Hit], embedder, query_vector: np.ndarray,
         return []
     spans = [tuple(sentence_spans(h.passage.text)) or (Span(0, len(h.passage.text)),) for h in hits]
     texts = [[h.passage.text[s.start:s.end] for s in ss] for h, ss in zip(hits, spans)]
-    similarity = embedder.encode_sentences([t for ts in texts for t in ts]) @ query_vector
+    similarity = SENTENCE_VECTORS.encode(embedder, [t for ts in texts for t in ts]) @ query_vector
     best_dense, best_bm25 = max(h.dense for h in hits), max(h.bm25 for h in hits)
     out, offset = [], 0
     for rank, (hit, ss, ts) in enumerate(zip(hits, spans, texts)):

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import uploads
 from .answer import Answer, compose_answer, nothing_to_search
-from .stories import in_period, mark_several, nearest_in_time, undated_answering
+from .stories import for_period, mark_several
 from .when import parse_as_of, read_time
 from .embedding import Embedder
 from .evaluation.testset import TestSetError
@@ -233,12 +233,7 @@ class Assistant:
         anywhere = self._compose(asked, vector, k, mode, dates)
         if period is None:
             return mark_several(anywhere)
-        within = self._compose(asked, vector, k, mode, period.range)
-        if within.found:
-            return in_period(within, period, undated_answering(anywhere.quotes))
-        if anywhere.found:
-            return nearest_in_time(anywhere, period)
-        return in_period(within, period)
+        return for_period(self._compose(asked, vector, k, mode, period.range), anywhere, period)
 
     def _compose(self, asked: Question, vector, k: int, mode: str, dates: DateRange | None) -> Answer:
         hits = self.searcher.search(asked, k=k, mode=mode, vector=vector, dates=dates)

@@ -21,6 +21,31 @@ def in_period(answer: Answer, period: TimeAsked, undated: Sequence[Passage] = ()
     return dataclasses.replace(answer, period=period, undated=tuple(undated))
 
 
+def speaks_of(quote: Quote, period: TimeAsked) -> bool:
+    """Does the quote's passage itself speak of the period (an undated article, or 「2023年」 in its text)?
+    A report dated January 2024 may be the one that tells what happened in 2023."""
+    if not quote.passage.date:
+        return True
+    text = normalise(f"{quote.passage.heading}\n{quote.passage.text}")
+    years = {period.since[:4], period.until[:4]}
+    return normalise(period.words) in text or any(f"{year}年" in text for year in years)
+
+
+def for_period(within: Answer, anywhere: Answer, period: TimeAsked) -> Answer:
+    """The answer to a question that names a period: from the articles dated in it; else from an article
+    that speaks of it (undated, or naming its year); else 「未找到」 with what is nearest in time."""
+    if within.found:
+        return in_period(within, period, undated_answering(anywhere.quotes))
+    speaking = [q for q in anywhere.quotes if speaks_of(q, period)] if anywhere.found else []
+    if speaking:
+        quotes = tuple(dataclasses.replace(q, number=n) for n, q in enumerate(speaking, start=1))
+        short = anywhere.short_answer if speaking[0] is anywhere.quotes[0] else None
+        return dataclasses.replace(anywhere, quotes=quotes, period=period, short_answer=short)
+    if anywhere.found:
+        return nearest_in_time(anywhere, period)
+    return in_period(within, period)
+
+
 def nearest_in_time(found_anywhere: Answer, period: TimeAsked) -> Answer:
     """Nothing answers in ``period``: not found, with what the archive holds nearest in time to it."""
     def distance(quote: Quote) -> int:

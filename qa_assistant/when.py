@@ -40,7 +40,7 @@ _RELATIVE_DAY = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天":
 _RELATIVE_WEEK = {"本周": 0, "这周": 0, "上周": -1, "上星期": -1}
 _RECENT = re.compile(r"近日|最近|近期|日前|近来")
 RECENT_DAYS = 30  # 近日/最近: the month before the reference date
-# festivals by lunar month and day; 前 = the weeks before, 期间 = the holiday, alone = both
+# festivals by lunar month and day; 前 = the weeks before, 后 = the weeks after, 期间 = the holiday, alone = the season
 _FESTIVALS = {"春节": (1, 1), "元宵": (1, 15), "端午": (5, 5), "七夕": (7, 7), "中秋": (8, 15), "重阳": (9, 9)}
 _FESTIVAL = re.compile(r"(春节|元宵|端午|七夕|中秋|重阳)节?\s*(前夕|前|期间|后)?")
 BEFORE_FESTIVAL_DAYS = 40  # 春节前: the visits and meetings of the weeks before the festival
@@ -117,8 +117,10 @@ def _festival(year: int, found: re.Match, year_words: str) -> TimeAsked | None:
         since, until = date - dt.timedelta(days=BEFORE_FESTIVAL_DAYS), date
     elif when == "后":
         since, until = date, date + dt.timedelta(days=BEFORE_FESTIVAL_DAYS)
-    else:
+    elif when == "期间":
         since, until = date - dt.timedelta(days=HOLIDAY_DAYS[0]), date + dt.timedelta(days=HOLIDAY_DAYS[1])
+    else:  # the festival season: the weeks before it and the holiday
+        since, until = date - dt.timedelta(days=BEFORE_FESTIVAL_DAYS), date + dt.timedelta(days=HOLIDAY_DAYS[1])
     return _checked(year_words + found.group(0), since, until)
 
 

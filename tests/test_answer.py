@@ -148,3 +148,25 @@ def test_the_shipped_models_name_their_features_in_the_order_the_code_computes_t
     assert models.span.features == SPAN_FEATURES
     for model in (models.passage, models.sentence, models.span):
         assert 0 < model.threshold < 1 and "cross_validated" in model.notes and "command" in model.notes
+
+
+def test_sentence_vectors_are_encoded_once_and_kept_within_the_limit():
+    from qa_assistant.answer import SentenceVectors
+
+    class Counting(_SameVector):
+        info = None
+
+        def __init__(self):
+            self.seen = []
+
+        def encode_sentences(self, texts):
+            self.seen += list(texts)
+            return super().encode_sentences(texts)
+
+    encoder, cache = Counting(), SentenceVectors(limit=3)
+    assert cache.encode(encoder, ["甲。", "乙。", "甲。"]).shape == (3, 4)
+    assert cache.encode(encoder, ["乙。", "丙。"]).shape == (2, 4)
+    assert encoder.seen == ["甲。", "乙。", "丙。"]  # each sentence encoded once
+    cache.encode(encoder, ["丁。"])
+    cache.encode(encoder, ["甲。"])  # the least recently used went out when 丁 came in
+    assert encoder.seen[-1] == "甲。" and len(cache._vectors) == 3

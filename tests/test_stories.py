@@ -50,3 +50,13 @@ def test_nothing_in_the_period_asked_says_so_and_shows_the_nearest_in_time(recur
     assert answer.quotes and answer.quotes[0].passage.date.startswith("2022")  # the nearest year held
     reply = markdown(answer)
     assert "2021年春节前" in reply and "最接近" in reply
+
+
+@pytest.mark.parametrize("question,figure,year", [
+    ("2023年春节送温暖活动发放慰问金和慰问品合计多少钱？", "56万元", "2023"),
+    ("2022年春节送温暖活动给职工送去了什么？", "米面油和羽绒服", "2022"),
+])
+def test_a_named_year_keeps_every_quote_to_that_year(recurring, question, figure, year):
+    answer = recurring.ask(question, as_of=AS_OF)
+    assert answer.found and figure in answer.quotes[0].passage.text
+    assert all(q.passage.date.startswith(year) for q in answer.quotes)
