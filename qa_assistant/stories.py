@@ -22,10 +22,9 @@ def in_period(answer: Answer, period: TimeAsked, undated: Sequence[Passage] = ()
 
 
 def speaks_of(quote: Quote, period: TimeAsked) -> bool:
-    """Does the quote's passage itself speak of the period (an undated article, or 「2023年」 in its text)?
-    A report dated January 2024 may be the one that tells what happened in 2023."""
-    if not quote.passage.date:
-        return True
+    """Does the quote's passage itself speak of the period (the words, or 「2023年」, in its headline or
+    text)? A report dated January 2024 may be the one that tells what happened in 2023; an undated one
+    answers a dated question only so."""
     text = normalise(f"{quote.passage.heading}\n{quote.passage.text}")
     years = {period.since[:4], period.until[:4]}
     return normalise(period.words) in text or any(f"{year}年" in text for year in years)
@@ -33,7 +32,7 @@ def speaks_of(quote: Quote, period: TimeAsked) -> bool:
 
 def for_period(within: Answer, anywhere: Answer, period: TimeAsked) -> Answer:
     """The answer to a question that names a period: from the articles dated in it; else from an article
-    that speaks of it (undated, or naming its year); else 「未找到」 with what is nearest in time."""
+    that speaks of it (naming its year); else 「未找到」 with what is nearest in time."""
     if within.found:
         return in_period(within, period, undated_answering(anywhere.quotes))
     speaking = [q for q in anywhere.quotes if speaks_of(q, period)] if anywhere.found else []
@@ -54,7 +53,7 @@ def nearest_in_time(found_anywhere: Answer, period: TimeAsked) -> Answer:
             return 10 ** 9
         return 0 if period.contains(date) else min(abs(_days(date) - _days(period.since)),
                                                    abs(_days(date) - _days(period.until)))
-    quotes = sorted(found_anywhere.quotes, key=distance)
+    quotes = sorted((q for q in found_anywhere.quotes if q.passage.date), key=distance)  # undated: no "nearest"
     quotes = tuple(dataclasses.replace(q, number=n) for n, q in enumerate(quotes, start=1))
     return dataclasses.replace(found_anywhere, found=False, quotes=quotes, reason=NOT_IN_PERIOD, period=period,
                                short_answer=None, several=False)

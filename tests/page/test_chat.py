@@ -76,7 +76,8 @@ def test_server_logs_the_index_and_model(server, client):
 @pytest.mark.e2e
 def test_api_quotes_the_companies(client):
     result = client.predict(Q_COMPANIES, [], 5, "hybrid", api_name="/ask")
-    assert set(result) == {"question", "found", "answer", "sentence", "query", "mode", "passages"}
+    assert set(result) == {"question", "found", "answer", "short_answer", "short_answer_span", "sentence", "query",
+                           "mode", "refused", "probability", "several", "period", "undated", "passages"}
     assert result["found"] and result["question"] == Q_COMPANIES
     first = _quoted(result)[0]
     assert all(name in first["text"] for name in COMPANIES), first

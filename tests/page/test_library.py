@@ -229,7 +229,7 @@ def test_browser_uploads_views_and_removes(server, tmp_path):
             page.get_by_role("tab", name="资料库").click()
             expect(page.locator("#qa-sources")).to_contain_text("page_000.txt")
             with page.expect_file_chooser() as chooser:
-                page.locator("#qa-upload-files").get_by_text("Click to Upload").click()
+                page.locator("#qa-upload-files").get_by_text("点击选择文件").click()
             chooser.value.set_files(str(page_file))
             expect(page.locator("#qa-upload-files")).to_contain_text("密云水库.txt")
             page.locator("#qa-upload").click()
