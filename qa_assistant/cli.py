@@ -202,17 +202,19 @@ def _evaluate(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     """``qa-assistant eval TESTSET --index DIR --mode hybrid|dense|bm25|all -k 1 3 5 10 [--json] [--misses N]``."""
     from .assistant import Assistant
     from .question import DateRange
+    from .when import parse_as_of
     from .evaluation import Evaluator, format_misses, format_table, load_testset
 
     testset = load_testset(args.testset)  # before the model loads: a bad line fails fast
     DateRange.of(args.since, args.until)
+    parse_as_of(args.as_of)
     ks = tuple(sorted(set(args.k)))
     if not ks or ks[0] < 1:
         raise SettingsError("cut-offs (-k) must be positive integers")
     assistant = Assistant.open(args.index, **changes)
     modes = MODES if args.mode == "all" else (args.mode,)
     evaluator = Evaluator(testset, ks=ks, progress=not args.json and sys.stderr.isatty(), since=args.since,
-                          until=args.until)
+                          until=args.until, as_of=args.as_of)
     reports = {mode: evaluator(assistant, mode) for mode in modes}
     answerable = sum(1 for q in testset if not q.unanswerable)
     if args.json:

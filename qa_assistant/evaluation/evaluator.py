@@ -193,10 +193,12 @@ class Evaluator:
     evaluators): ``Evaluator(testset)(assistant, "hybrid")`` → :class:`ModeReport`."""
 
     def __init__(self, testset: Sequence[EvalQuestion], ks: Sequence[int] = DEFAULT_KS, answers: bool = True,
-                 ask_k: int = ASK_K, progress: bool = False, since: str | None = None, until: str | None = None):
+                 ask_k: int = ASK_K, progress: bool = False, since: str | None = None, until: str | None = None,
+                 as_of: str | None = None):
         self.testset, self.ks, self.answers = list(testset), tuple(ks), answers
         self.ask_k, self.progress = ask_k, progress
         self.dates = {"since": since, "until": until}  # only articles dated in this range are searched
+        self.as_of = as_of  # time words are read against this date where a question carries none
 
     def __call__(self, assistant, mode: str = "hybrid") -> ModeReport:
         def retrieve(questions: Sequence[str], k: int) -> list[list[Any]]:
@@ -204,7 +206,7 @@ class Evaluator:
                     for hits in assistant.batch_retrieve(questions, k=k, mode=mode, **self.dates)]
 
         def ask(question: str, as_of: str | None = None):
-            return assistant.ask(question, k=self.ask_k, mode=mode, as_of=as_of, **self.dates)
+            return assistant.ask(question, k=self.ask_k, mode=mode, as_of=as_of or self.as_of, **self.dates)
 
         return evaluate(self.testset, retrieve, ask if self.answers else None, self.ks, mode,
                         corpus=assistant.passages, progress=self.progress)
