@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -241,3 +242,22 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def killed_in_child(action) -> bool:
+    """Run ``action`` in a forked child: True when it was killed (SIGKILL, a kill test's planted death),
+    False when it finished cleanly (nothing left to kill at that step)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            action()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status):
+        assert os.WEXITSTATUS(status) == 0
+        return False
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    return True

@@ -23,7 +23,7 @@ from qa_assistant.store.files import SCRATCH_MARK, SCRATCH_PREFIX
 from qa_assistant.ingest import IngestError
 from qa_assistant.passages import embedding_text
 
-from .conftest import ARTICLES, FakeEmbedder, another_writer, new_assistant, reopen, snapshot, write_jsonl
+from .conftest import ARTICLES, FakeEmbedder, another_writer, killed_in_child, new_assistant, reopen, snapshot, write_jsonl
 
 
 @pytest.fixture
@@ -438,23 +438,15 @@ def test_kill_at_every_step_of_a_save(built, tmp_path, change):
     for step in range(1, 30):
         extra = write_jsonl(tmp_path / f"more{step}.jsonl", [{"id": f"m{step}", "title": "再", "text": f"第{step}段。"}])
         manifest, before = (folder / MANIFEST).read_bytes(), load_index(folder).passages
-        pid = os.fork()
-        if pid == 0:  # the writer
-            code = 3
-            try:
-                _die_at(step, folder)
-                if change == "new article":
-                    reopen(folder).index([extra])
-                else:
-                    save_index(load_index(folder), folder)
-                code = 0
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFEXITED(status):
-            assert os.WEXITSTATUS(status) == 0
+        def write():  # the writer
+            _die_at(step, folder)
+            if change == "new article":
+                reopen(folder).index([extra])
+            else:
+                save_index(load_index(folder), folder)
+
+        if not killed_in_child(write):
             break  # this save has fewer steps: all were covered
-        assert os.WTERMSIG(status) == signal.SIGKILL
         data = load_index(folder)
         old = (folder / MANIFEST).read_bytes() == manifest
         if change == "new article":

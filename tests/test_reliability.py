@@ -23,7 +23,7 @@ from qa_assistant import Assistant
 from qa_assistant.store import MANIFEST, load_index
 from qa_assistant.ingest import FileTooLargeError, IngestError
 from qa_assistant.settings import SettingsError, environment_changes
-from .conftest import ARTICLES, new_assistant, reopen, snapshot, write_jsonl
+from .conftest import ARTICLES, killed_in_child, new_assistant, reopen, snapshot, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "经开区总工会慰问了哪些企业？"
@@ -469,20 +469,12 @@ def test_an_upload_killed_at_every_step_is_settled_on_the_next_open(uploaded, ca
     for step in range(1, 40):
         shutil.rmtree(run)
         shutil.copytree(pristine, run)  # each run starts from the same archive (sources are absolute paths)
-        pid = os.fork()
-        if pid == 0:  # the uploading process
-            code = 3
-            try:
-                _die_before(step, run)
-                reopen(run).upload([inputs / "news.jsonl", inputs / "page.txt"])
-                code = 0
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFEXITED(status):
-            assert os.WEXITSTATUS(status) == 0
+        def upload():  # the uploading process
+            _die_before(step, run)
+            reopen(run).upload([inputs / "news.jsonl", inputs / "page.txt"])
+
+        if not killed_in_child(upload):
             break  # the upload has fewer changes: every one was covered
-        assert os.WTERMSIG(status) == signal.SIGKILL
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="qa_assistant.originals"):
             done = settle_uploads(run)
